@@ -1,0 +1,1 @@
+"""Dojangkok's delivery pipeline: build, test, publish and deploy its services on AWS and GCP."""

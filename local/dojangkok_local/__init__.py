@@ -1,0 +1,1 @@
+"""Local stand-ins: engine harness, registry, AWS and GCP emulators."""

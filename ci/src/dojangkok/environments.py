@@ -1,0 +1,351 @@
+"""Deploy environments ``dev`` and ``prd`` and their non-secret settings.
+
+The settings live in ``deploy/environments.toml`` (AWS account and region, ECR prefix, CodeDeploy application,
+deployment groups, Auto Scaling and target groups, S3 bundle bucket; GCP project, region, zone, Artifact Registry
+repository, managed instance groups, optional Cloud Deploy pipeline; deploy timeouts). Credentials are not settings:
+they enter the pipeline as ``dagger.Secret``.
+
+Overrides: every setting can be replaced by an environment variable named after its path in the file::
+
+    DOJANGKOK_ + "_".join([env, *path]).upper(), with "-" written as "_"
+
+    [prd.aws] region                     -> DOJANGKOK_PRD_AWS_REGION
+    [dev.aws.frontend] deployment_group  -> DOJANGKOK_DEV_AWS_FRONTEND_DEPLOYMENT_GROUP
+    [prd.gcp.ai-server] instance_group   -> DOJANGKOK_PRD_GCP_AI_SERVER_INSTANCE_GROUP
+    [prd.gcp] delivery_pipeline          -> DOJANGKOK_PRD_GCP_DELIVERY_PIPELINE
+    [dev.timeouts] deploy_minutes        -> DOJANGKOK_DEV_TIMEOUTS_DEPLOY_MINUTES
+
+A ``DOJANGKOK_DEV_*`` / ``DOJANGKOK_PRD_*`` variable that names no setting is refused, so a typo cannot quietly
+deploy with the file's value. ``setting_variables(env)`` lists every valid name.
+
+Plain Python (tomllib + dataclasses), importable without a Dagger engine.
+"""
+
+from __future__ import annotations
+
+import difflib
+import enum
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from .catalogue import SERVICES, Cloud, RegistryKind, Service, Strategy
+
+SETTINGS_FILE = "deploy/environments.toml"  # relative to the repository root
+DEFAULT_PATH = Path(__file__).resolve().parents[3] / SETTINGS_FILE
+VARIABLE_PREFIX = "DOJANGKOK_"
+IMAGE_NAMESPACE = "dojangkok"  # the path under a registry override: {override}/dojangkok/{service}
+
+
+class Environment(enum.StrEnum):
+    """A deploy environment."""
+
+    # Lower-case member names: they are what users type (`--env dev`) once Dagger exposes this enum.
+    dev = "dev"
+    """Development: every push to main is published and deployed here."""
+
+    prd = "prd"
+    """Production: release tags v* are published and deployed here."""
+
+
+class SettingsError(ValueError):
+    """The environment settings are missing, malformed or overridden with a name that means nothing."""
+
+
+class UnknownEnvironmentError(SettingsError):
+    """An environment name other than dev or prd."""
+
+
+_HINTS = {"prod": "prd", "production": "prd", "development": "dev", "develop": "dev"}
+
+
+def environment(name: str | Environment) -> Environment:
+    """``name`` as an Environment, or an error listing the valid names."""
+    if isinstance(name, Environment):
+        return name
+    if isinstance(name, str) and name in Environment.__members__:
+        return Environment(name)
+    valid = ", ".join(e.value for e in Environment)
+    hint = f" (did you mean {_HINTS[name.lower()]!r}?)" if isinstance(name, str) and name.lower() in _HINTS else ""
+    shown = "an empty name" if name == "" else repr(name)
+    raise UnknownEnvironmentError(f"unknown environment {shown}{hint}: valid environments are {valid} (--env dev)")
+
+
+# ---------------------------------------------------------------------------------------------- settings types
+
+
+@dataclass(frozen=True)
+class BlueGreenGroup:
+    """Where one AWS service is rolled out: a CodeDeploy Blue/Green deployment group in front of an ASG + ALB."""
+
+    deployment_group: str
+    auto_scaling_group: str
+    target_group: str
+
+
+@dataclass(frozen=True)
+class InstanceGroup:
+    """Where one GCP service is rolled out: a zonal managed instance group."""
+
+    instance_group: str
+
+
+@dataclass(frozen=True)
+class AwsSettings:
+    account_id: str
+    region: str
+    ecr_prefix: str
+    codedeploy_application: str
+    bundle_bucket: str
+    groups: Mapping[str, BlueGreenGroup]  # by service name
+
+    @property
+    def registry(self) -> str:
+        return f"{self.account_id}.dkr.ecr.{self.region}.amazonaws.com"
+
+
+@dataclass(frozen=True)
+class GcpSettings:
+    project: str
+    region: str
+    zone: str
+    repository: str
+    delivery_pipeline: str  # "" = not configured: roll the instance groups directly
+    groups: Mapping[str, InstanceGroup]  # by service name
+
+    @property
+    def registry(self) -> str:
+        return f"{self.region}-docker.pkg.dev"
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    deploy_minutes: int
+    health_check_seconds: int
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything non-secret the pipeline needs to publish to and deploy in one environment."""
+
+    environment: Environment
+    aws: AwsSettings
+    gcp: GcpSettings
+    timeouts: Timeouts
+
+    def registry(self, svc: Service, registry_override: str = "") -> str:
+        """The registry host (and path, for an override) that receives ``svc``'s images."""
+        if registry_override:
+            return check_registry_override(registry_override)
+        if svc.registry is RegistryKind.ECR:
+            return self.aws.registry
+        if svc.registry is RegistryKind.ARTIFACT_REGISTRY:
+            return self.gcp.registry
+        raise SettingsError(f"service {svc.name!r} is not built by the pipeline, so it has no registry")
+
+    def image_repository(self, svc: Service, registry_override: str = "") -> str:
+        """The repository ``svc`` is pushed to, without a tag.
+
+        ECR ``{account}.dkr.ecr.{region}.amazonaws.com/{prefix}/{service}``, Artifact Registry
+        ``{region}-docker.pkg.dev/{project}/{repository}/{service}``; with ``registry_override`` (e.g. the local
+        ``127.0.0.1:5000``) every image goes to ``{override}/dojangkok/{service}``.
+        """
+        host = self.registry(svc, registry_override)
+        if registry_override:
+            return f"{host}/{IMAGE_NAMESPACE}/{svc.name}"
+        if svc.registry is RegistryKind.ECR:
+            return f"{host}/{self.aws.ecr_prefix}/{svc.name}"
+        return f"{host}/{self.gcp.project}/{self.gcp.repository}/{svc.name}"
+
+
+_REGISTRY_OVERRIDE = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?(/[a-z0-9]+([._-][a-z0-9]+)*)*")
+
+
+def check_registry_override(value: str) -> str:
+    """``value`` without a trailing '/', if it is a registry ``host[:port][/path]`` (no scheme)."""
+    cleaned = value.rstrip("/")
+    if not _REGISTRY_OVERRIDE.fullmatch(cleaned):
+        raise SettingsError(
+            f"registry override {value!r} is not a registry address: expected host[:port][/path] without a scheme, "
+            "e.g. 127.0.0.1:5000"
+        )
+    return cleaned
+
+
+# ---------------------------------------------------------------------------------------------- loading
+
+
+def _deployed(cloud: Cloud, strategy: Strategy) -> tuple[str, ...]:
+    return tuple(s.name for s in SERVICES if s.cloud is cloud and s.strategy is strategy)
+
+
+AWS_SERVICES = _deployed(Cloud.AWS, Strategy.BLUE_GREEN)
+GCP_SERVICES = _deployed(Cloud.GCP, Strategy.ROLLING)
+_OPTIONAL = {("gcp", "delivery_pipeline")}
+
+
+def _keys(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(cls) if f.name != "groups")
+
+
+def _schema() -> dict[tuple[str, ...], type]:
+    """Every setting path below an environment table, with its type, in file order."""
+    schema: dict[tuple[str, ...], type] = {}
+    for key in _keys(AwsSettings):
+        schema["aws", key] = str
+    for name in AWS_SERVICES:
+        for key in _keys(BlueGreenGroup):
+            schema["aws", name, key] = str
+    for key in _keys(GcpSettings):
+        schema["gcp", key] = str
+    for name in GCP_SERVICES:
+        for key in _keys(InstanceGroup):
+            schema["gcp", name, key] = str
+    for key in _keys(Timeouts):
+        schema["timeouts", key] = int
+    return schema
+
+
+SCHEMA = _schema()
+
+
+def variable_name(env: str | Environment, path: tuple[str, ...]) -> str:
+    """The environment variable that overrides the setting at ``path`` of ``env``."""
+    return (VARIABLE_PREFIX + "_".join([environment(env).value, *path])).upper().replace("-", "_")
+
+
+def setting_variables(env: str | Environment) -> dict[str, tuple[str, ...]]:
+    """Every override variable of ``env``, mapped to the setting path it replaces."""
+    return {variable_name(env, path): path for path in SCHEMA}
+
+
+def _where(env: Environment, path: tuple[str, ...]) -> str:
+    return f"[{'.'.join([env.value, *path[:-1]])}] {path[-1]}"
+
+
+def _flatten(table: Mapping, prefix: tuple[str, ...] = ()) -> dict[tuple[str, ...], object]:
+    flat: dict[tuple[str, ...], object] = {}
+    for key, value in table.items():
+        if isinstance(value, Mapping):
+            flat.update(_flatten(value, (*prefix, key)))
+        else:
+            flat[(*prefix, key)] = value
+    return flat
+
+
+def _parse(text: str, origin: str) -> dict:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise SettingsError(f"{origin} is not valid TOML: {e}") from e
+
+
+def _coerce(env: Environment, path: tuple[str, ...], value: object, origin: str) -> str | int:
+    kind = SCHEMA[path]
+    if kind is int:
+        try:
+            number = int(value) if isinstance(value, str | int) and not isinstance(value, bool) else None
+        except ValueError:
+            number = None
+        if number is None or number <= 0:
+            raise SettingsError(f"{origin}: {_where(env, path)} must be a positive whole number, got {value!r}")
+        return number
+    if not isinstance(value, str):
+        raise SettingsError(f"{origin}: {_where(env, path)} must be a string, got {value!r}")
+    if not value and path not in _OPTIONAL:
+        raise SettingsError(f"{origin}: {_where(env, path)} is empty; set it in {SETTINGS_FILE}")
+    return value
+
+
+def _check_unknown_variables(env: Environment, environ: Mapping[str, str]) -> None:
+    known = setting_variables(env)
+    prefix = f"{VARIABLE_PREFIX}{env.value.upper()}_"
+    for name in sorted(environ):
+        if name.startswith(prefix) and name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise SettingsError(
+                f"environment variable {name} names no {env.value} setting{hint}; "
+                f"valid names follow {prefix}<SECTION>_<KEY>, e.g. {prefix}AWS_REGION"
+            )
+
+
+def _check_values(env: Environment, values: Mapping[tuple[str, ...], str | int], origin: str) -> None:
+    account = values["aws", "account_id"]
+    if not re.fullmatch(r"[0-9]{12}", str(account)):
+        raise SettingsError(f"{origin}: {_where(env, ('aws', 'account_id'))} must be 12 digits, got {account!r}")
+    region, zone = values["gcp", "region"], values["gcp", "zone"]
+    if not str(zone).startswith(f"{region}-"):
+        raise SettingsError(
+            f"{origin}: {_where(env, ('gcp', 'zone'))} {zone!r} is not in {_where(env, ('gcp', 'region'))} "
+            f"{region!r}: expected e.g. {region}-b"
+        )
+
+
+def load(
+    env: str | Environment,
+    *,
+    text: str | None = None,
+    path: Path | str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """The settings of ``env``: ``text`` (the TOML), else the file at ``path`` (default: the repository's
+    ``deploy/environments.toml``), with overrides from ``environ`` (default: ``os.environ``)."""
+    which = environment(env)
+    environ = os.environ if environ is None else environ
+    if text is None:
+        file = Path(path) if path is not None else DEFAULT_PATH
+        try:
+            text = file.read_text(encoding="utf-8")
+        except OSError as e:
+            raise SettingsError(f"cannot read the environment settings {file}: {e.strerror}") from e
+        origin = str(file)
+    else:
+        origin = str(path) if path is not None else SETTINGS_FILE
+    document = _parse(text, origin)
+
+    others = sorted(set(document) - {e.value for e in Environment})
+    if others:
+        raise SettingsError(
+            f"{origin} defines {', '.join(others)}; only the environments "
+            f"{', '.join(e.value for e in Environment)} exist"
+        )
+    table = document.get(which.value)
+    if not isinstance(table, Mapping):
+        raise SettingsError(f"{origin} has no [{which.value}.*] tables: add the {which.value} settings")
+    given = _flatten(table)
+    unknown = sorted(set(given) - set(SCHEMA))
+    if unknown:
+        first = unknown[0]
+        siblings = [p[-1] for p in SCHEMA if p[:-1] == first[:-1]]
+        expected = f"known keys there are {', '.join(siblings)}" if siblings else "no such table is read"
+        raise SettingsError(f"{origin}: unknown setting {_where(which, first)}; {expected}")
+    _check_unknown_variables(which, environ)
+
+    values: dict[tuple[str, ...], str | int] = {}
+    for setting in SCHEMA:
+        variable = variable_name(which, setting)
+        if variable in environ:
+            values[setting] = _coerce(which, setting, environ[variable], f"environment variable {variable}")
+        elif setting in given:
+            values[setting] = _coerce(which, setting, given[setting], origin)
+        elif setting in _OPTIONAL:
+            values[setting] = ""
+        else:
+            raise SettingsError(f"{origin} has no {_where(which, setting)}: add it there, or set {variable}")
+    _check_values(which, values, origin)
+
+    def section(cls: type, *path: str):
+        return cls(**{key: values[(*path, key)] for key in _keys(cls)})
+
+    aws_groups = {name: section(BlueGreenGroup, "aws", name) for name in AWS_SERVICES}
+    gcp_groups = {name: section(InstanceGroup, "gcp", name) for name in GCP_SERVICES}
+    return Settings(
+        environment=which,
+        aws=AwsSettings(**{k: values["aws", k] for k in _keys(AwsSettings)}, groups=aws_groups),
+        gcp=GcpSettings(**{k: values["gcp", k] for k in _keys(GcpSettings)}, groups=gcp_groups),
+        timeouts=section(Timeouts, "timeouts"),
+    )

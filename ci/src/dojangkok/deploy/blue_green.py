@@ -1,0 +1,603 @@
+"""CodeDeploy EC2 Blue/Green for the AWS services (frontend, backend), over boto3 clients the caller hands in.
+
+One deploy: check the deployment group really is Blue/Green with traffic control and auto-rollback, zip
+`deploy/aws/` plus a `release.env` naming the image by digest, upload it to S3, `create_deployment`, then poll with
+exponential backoff until CodeDeploy finishes. On timeout the deployment is stopped with rollback, so traffic never
+stays on a half-validated green fleet. Production and the local emulator run this same code; only the clients'
+endpoint differs.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import hashlib
+import io
+import logging
+import re
+import shlex
+import time
+import zipfile
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from dojangkok.catalogue import Cloud, Service, Strategy
+from dojangkok.catalogue import service as catalogue_service
+from dojangkok.deploy import DeployError, DeployResult, Outcome
+
+log = logging.getLogger(__name__)
+
+STRATEGY = "codedeploy-blue-green"
+# ci/src/dojangkok/deploy/blue_green.py -> repository root; the Dagger layer passes its own copy instead.
+DEFAULT_BUNDLE_DIR = Path(__file__).resolve().parents[4] / "deploy" / "aws"
+BUNDLE_FILES = ("appspec.yml", "hooks/")  # what of deploy/aws/ goes into a revision; examples and rc files stay out
+REQUIRED_HOOKS = ("BeforeInstall", "AfterInstall", "ApplicationStart", "ValidateService")
+
+IMAGE_BY_DIGEST = re.compile(r"^(?P<repository>[a-z0-9][a-z0-9._:/-]*[a-z0-9])@(?P<digest>sha256:[0-9a-f]{64})$")
+NAME = re.compile(r"^[A-Za-z0-9._+-]{1,100}$")  # CodeDeploy application / deployment group names
+BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+
+ACTIVE = frozenset({"Created", "Queued", "InProgress", "Baking", "Ready"})
+TERMINAL = frozenset({"Succeeded", "Failed", "Stopped"})
+
+
+# --- clients -----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AwsClients:
+    """The boto3 clients the driver uses. s3 and codedeploy are required; the others only read state."""
+
+    s3: Any
+    codedeploy: Any
+    autoscaling: Any = None
+    elbv2: Any = None
+
+
+def aws_clients(
+    region: str,
+    endpoint_url: str | None = None,
+    *,
+    session: boto3.Session | None = None,
+    max_attempts: int = 10,
+    retry_mode: str = "adaptive",
+) -> AwsClients:
+    """Clients with botocore's own retry handling for throttling and transient errors.
+
+    `endpoint_url` is the only difference between production (None: the real regional endpoints) and the local
+    emulator (`http://127.0.0.1:PORT`). Credentials come from the session's standard chain (OIDC role in CI).
+    """
+    session = session or boto3.Session()
+    config = Config(
+        region_name=region,
+        retries={"mode": retry_mode, "max_attempts": max_attempts},
+        connect_timeout=10,
+        read_timeout=60,
+        # Path-style keeps S3 working on IP endpoints and on buckets with dots in their names.
+        s3={"addressing_style": "path"},
+    )
+
+    def client(name: str) -> Any:
+        return session.client(name, region_name=region, endpoint_url=endpoint_url, config=config)
+
+    return AwsClients(
+        s3=client("s3"),
+        codedeploy=client("codedeploy"),
+        autoscaling=client("autoscaling"),
+        elbv2=client("elbv2"),
+    )
+
+
+# One counter per deploy/rollback run; a context variable so concurrent runs on shared clients count apart.
+_calls: contextvars.ContextVar[Counter[str] | None] = contextvars.ContextVar("dojangkok_aws_calls", default=None)
+
+
+def _count_call(model: Any = None, **_: Any) -> None:
+    counter = _calls.get()
+    if counter is not None and model is not None:
+        counter[f"{model.service_model.service_name}.{model.name}"] += 1
+
+
+def _attach_counter(client: Any) -> None:
+    if client is not None:
+        client.meta.events.register("before-call.*.*", _count_call, unique_id="dojangkok-count-calls")
+
+
+# --- timing ------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Exponential backoff between status polls (no jitter: botocore already jitters its own retries)."""
+
+    initial: float = 5.0
+    factor: float = 2.0
+    maximum: float = 30.0
+
+    def delays(self) -> Iterator[float]:
+        delay = self.initial
+        while True:
+            yield delay
+            delay = min(delay * self.factor, self.maximum)
+
+
+# --- the bundle --------------------------------------------------------------------------------------------------
+
+
+def validate_image(image: str) -> re.Match[str]:
+    match = IMAGE_BY_DIGEST.match(image)
+    if not match:
+        raise DeployError(
+            f"image {image!r} is not pinned by digest: deploys take REPOSITORY@sha256:<64 hex>, "
+            "the digest `dagger call publish` printed (tags can move between instances)"
+        )
+    return match
+
+
+def blue_green_service(service: Service | str) -> Service:
+    """The catalogue entry, refusing anything that is not an AWS Blue/Green service."""
+    entry = catalogue_service(service) if isinstance(service, str) else service
+    if entry.cloud is not Cloud.AWS or entry.strategy is not Strategy.BLUE_GREEN:
+        raise DeployError(
+            f"{entry.name} is not deployed with CodeDeploy Blue/Green (it is {entry.cloud} {entry.strategy}); "
+            "only frontend and backend are: pass --service frontend or --service backend"
+        )
+    if not entry.health_path.startswith("/"):
+        raise DeployError(f"{entry.name} has no health path in the catalogue; add health_path to its entry")
+    return entry
+
+
+def release_env(service: Service, image: str) -> str:
+    """The settings the hooks read: written into the bundle, sourced by bash (so every value is shell-quoted)."""
+    cpus = f"{service.cpus:g}"
+    values = {
+        "SERVICE": service.name,
+        "IMAGE": image,
+        "PORT": str(service.port),
+        "HEALTH_PATH": service.health_path,
+        "MEMORY_MIB": str(service.memory_mib),
+        "CPUS": cpus,
+        "HEALTH_ATTEMPTS": "30",
+        "HEALTH_INTERVAL_SECONDS": "5",
+    }
+    lines = ["# Written by the Dojangkok pipeline; read by hooks/common.sh."]
+    lines += [f"{key}={shlex.quote(value)}" for key, value in values.items()]
+    return "\n".join(lines) + "\n"
+
+
+def build_bundle(service: Service, image: str, source: Path = DEFAULT_BUNDLE_DIR) -> bytes:
+    """The revision zip: appspec.yml, hooks/ and release.env. Byte-for-byte reproducible for the same inputs,
+    so the S3 key (its hash) is stable and re-deploying the same release uploads the same object."""
+    appspec = source / "appspec.yml"
+    if not appspec.is_file():
+        raise DeployError(f"{appspec} is missing: the CodeDeploy bundle is built from deploy/aws/ in the repository")
+    text = appspec.read_text()
+    missing = [hook for hook in REQUIRED_HOOKS if f"{hook}:" not in text]
+    if missing:
+        raise DeployError(f"{appspec} has no {', '.join(missing)} hook; every release must pull, start and validate")
+
+    files: list[Path] = [appspec]
+    for entry in BUNDLE_FILES[1:]:
+        files += sorted(p for p in (source / entry).rglob("*") if p.is_file())
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as bundle:
+        for path in files:
+            _add(bundle, path.relative_to(source).as_posix(), path.read_bytes(), executable=path.suffix == ".sh")
+        _add(bundle, "release.env", release_env(service, image).encode(), executable=False)
+    return buffer.getvalue()
+
+
+def _add(bundle: zipfile.ZipFile, name: str, data: bytes, *, executable: bool) -> None:
+    info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))  # fixed time: reproducible bytes
+    info.compress_type = zipfile.ZIP_DEFLATED
+    info.create_system = 3  # unix, so the mode bits below are honoured by the CodeDeploy agent
+    info.external_attr = (0o100755 if executable else 0o100644) << 16
+    bundle.writestr(info, data)
+
+
+def bundle_key(service: Service, image: str, bundle: bytes, prefix: str = "revisions") -> str:
+    digest = validate_image(image)["digest"].removeprefix("sha256:")
+    return f"{prefix.strip('/')}/{service.name}/{digest[:12]}-{hashlib.sha256(bundle).hexdigest()[:12]}.zip"
+
+
+# --- the deployment group ----------------------------------------------------------------------------------------
+
+
+def group_problems(info: dict) -> list[str]:
+    """Why a deployment group cannot take a safe Blue/Green deploy; empty when it can."""
+    problems = []
+    if info.get("computePlatform", "Server") != "Server":
+        problems.append(f"compute platform is {info['computePlatform']}, expected Server (EC2)")
+    style = info.get("deploymentStyle") or {}
+    if style.get("deploymentType") != "BLUE_GREEN":
+        problems.append(f"deploymentType is {style.get('deploymentType', 'IN_PLACE')}, expected BLUE_GREEN")
+    option = style.get("deploymentOption", "WITHOUT_TRAFFIC_CONTROL")
+    if option != "WITH_TRAFFIC_CONTROL":
+        problems.append(f"deploymentOption is {option}, expected WITH_TRAFFIC_CONTROL")
+    blue_green = info.get("blueGreenDeploymentConfiguration") or {}
+    fleet = (blue_green.get("greenFleetProvisioningOption") or {}).get("action", "DISCOVER_EXISTING")
+    if fleet != "COPY_AUTO_SCALING_GROUP":
+        problems.append(f"green fleet provisioning is {fleet}, expected COPY_AUTO_SCALING_GROUP")
+    terminate = (blue_green.get("terminateBlueInstancesOnDeploymentSuccess") or {}).get("action", "KEEP_ALIVE")
+    if terminate != "TERMINATE":
+        problems.append(f"blue instances on success: {terminate}, expected TERMINATE")
+    if not info.get("autoScalingGroups"):
+        problems.append("no Auto Scaling group to copy the green fleet from")
+    balancer = info.get("loadBalancerInfo") or {}
+    pairs = balancer.get("targetGroupPairInfoList") or []
+    if not balancer.get("targetGroupInfoList") and not any(len(p.get("targetGroups") or []) == 2 for p in pairs):
+        problems.append("no ALB target group (loadBalancerInfo.targetGroupInfoList or a blue/green target group pair)")
+    rollback = info.get("autoRollbackConfiguration") or {}
+    if not rollback.get("enabled") or "DEPLOYMENT_FAILURE" not in (rollback.get("events") or []):
+        problems.append("automatic rollback on DEPLOYMENT_FAILURE is off")
+    return problems
+
+
+def _fix_command(application: str, group: str) -> str:
+    return (
+        f"aws deploy update-deployment-group --application-name {application} "
+        f"--current-deployment-group-name {group} "
+        "--deployment-style deploymentType=BLUE_GREEN,deploymentOption=WITH_TRAFFIC_CONTROL "
+        "--blue-green-deployment-configuration "
+        "'greenFleetProvisioningOption={action=COPY_AUTO_SCALING_GROUP},"
+        "terminateBlueInstancesOnDeploymentSuccess={action=TERMINATE,terminationWaitTimeInMinutes=5},"
+        "deploymentReadyOption={actionOnTimeout=CONTINUE_DEPLOYMENT}' "
+        "--auto-rollback-configuration enabled=true,events=DEPLOYMENT_FAILURE,DEPLOYMENT_STOP_ON_REQUEST "
+        "--load-balancer-info targetGroupInfoList=[{name=TARGET_GROUP}]"
+    )
+
+
+# --- the driver --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlannedCall:
+    """One API call deploy would make, for `plan`."""
+
+    service: str
+    operation: str
+    params: dict = field(default_factory=dict)
+    note: str = ""
+
+    def __str__(self) -> str:
+        args = ", ".join(f"{k}={v}" for k, v in self.params.items())
+        return f"{self.service}.{self.operation}({args})" + (f"  # {self.note}" if self.note else "")
+
+
+class BlueGreen:
+    """CodeDeploy EC2 Blue/Green deploys and rollbacks of the AWS services.
+
+    `sleep` and `clock` are injectable so tests run the real waiting logic in milliseconds.
+    """
+
+    def __init__(
+        self,
+        clients: AwsClients,
+        *,
+        bucket: str,
+        key_prefix: str = "revisions",
+        timeout: float = 1800.0,
+        stop_timeout: float = 600.0,
+        backoff: Backoff = Backoff(),
+        bundle_dir: Path = DEFAULT_BUNDLE_DIR,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        progress: Callable[[str], None] = log.info,
+    ) -> None:
+        if not BUCKET.match(bucket):
+            raise DeployError(f"S3 bucket {bucket!r} is not a valid bucket name; set the revisions bucket for the env")
+        self.clients = clients
+        self.bucket = bucket
+        self.key_prefix = key_prefix
+        self.timeout = timeout
+        self.stop_timeout = stop_timeout
+        self.backoff = backoff
+        self.bundle_dir = bundle_dir
+        self._sleep = sleep
+        self._clock = clock
+        self._progress = progress
+        for client in (clients.s3, clients.codedeploy, clients.autoscaling, clients.elbv2):
+            _attach_counter(client)
+
+    # -- public -------------------------------------------------------------------------------------------------
+
+    def plan(self, service: Service | str, image: str, *, application: str, deployment_group: str) -> list[PlannedCall]:
+        """The API calls `deploy` would make, in order. Validates everything and builds the bundle; calls nothing."""
+        entry, key, _ = self._prepare(service, image, application, deployment_group)
+        group = {"applicationName": application, "deploymentGroupName": deployment_group}
+        return [
+            PlannedCall("codedeploy", "GetDeploymentGroup", group, "refuse unless BLUE_GREEN + traffic control"),
+            PlannedCall("codedeploy", "GetDeployment", {"deploymentId": "<last successful>"}, "what serves now"),
+            PlannedCall("s3", "PutObject", {"Bucket": self.bucket, "Key": key}, f"{entry.name} revision bundle"),
+            PlannedCall("codedeploy", "CreateDeployment", {**group, "revision": f"s3://{self.bucket}/{key}"}),
+            PlannedCall(
+                "codedeploy",
+                "GetDeployment",
+                {"deploymentId": "<new>"},
+                f"polled with backoff {self.backoff.initial:g}s..{self.backoff.maximum:g}s up to {self.timeout:g}s",
+            ),
+            PlannedCall(
+                "codedeploy",
+                "StopDeployment",
+                {"deploymentId": "<new>", "autoRollbackEnabled": True},
+                "only on timeout",
+            ),
+        ]
+
+    def deploy(self, service: Service | str, image: str, *, application: str, deployment_group: str) -> DeployResult:
+        """Roll `image` (by digest) out to the service's deployment group and wait for CodeDeploy to finish."""
+        entry, key, bundle = self._prepare(service, image, application, deployment_group)
+        target = f"{application}/{deployment_group}"
+        with _Run() as run:
+            started = self._clock()
+            info = self._checked_group(application, deployment_group)
+            previous = self._last_successful_revision(info)
+            self._progress(f"{entry.name}: uploading revision s3://{self.bucket}/{key}")
+            self._call(
+                self.clients.s3.put_object,
+                Bucket=self.bucket,
+                Key=key,
+                Body=bundle,
+                ContentType="application/zip",
+                Metadata={"service": entry.name, "image": image},
+            )
+            revision = self._s3_revision(key)
+            outcome, detail = self._run_deployment(
+                entry, application, deployment_group, revision, f"{entry.name} {image}", started
+            )
+            new = _location(revision) if outcome is Outcome.SUCCEEDED else previous
+            return DeployResult(
+                service=entry.name,
+                strategy=STRATEGY,
+                target=target,
+                image=image,
+                previous=previous,
+                new=new,
+                outcome=outcome,
+                seconds=round(self._clock() - started, 3),
+                detail=detail,
+                api_calls=run.counts(),
+            )
+
+    def rollback(self, service: Service | str, *, application: str, deployment_group: str) -> DeployResult:
+        """Redeploy the last successful revision before the one serving now, through the same Blue/Green path."""
+        entry = blue_green_service(service)
+        _check_names(application, deployment_group)
+        target = f"{application}/{deployment_group}"
+        with _Run() as run:
+            started = self._clock()
+            self._checked_group(application, deployment_group)
+            history = self._successful_deployments(application, deployment_group)
+            if not history:
+                raise DeployError(f"{target} has no successful deployment yet: nothing to roll back to")
+            current = history[0]["revision"]
+            earlier = next((d for d in history if _location(d["revision"]) != _location(current)), None)
+            if earlier is None:
+                raise DeployError(
+                    f"{target} has only ever served {_location(current)}: there is no earlier release to roll back to"
+                )
+            revision = earlier["revision"]
+            image = _image_of(earlier)
+            self._progress(f"{entry.name}: rolling back {_location(current)} -> {_location(revision)}")
+            outcome, detail = self._run_deployment(
+                entry, application, deployment_group, revision, f"{entry.name} rollback to {image}", started
+            )
+            return DeployResult(
+                service=entry.name,
+                strategy=STRATEGY,
+                target=target,
+                image=image,
+                previous=_location(current),
+                new=_location(revision) if outcome is Outcome.SUCCEEDED else _location(current),
+                outcome=outcome,
+                seconds=round(self._clock() - started, 3),
+                detail=detail,
+                api_calls=run.counts(),
+            )
+
+    # -- steps --------------------------------------------------------------------------------------------------
+
+    def _prepare(
+        self, service: Service | str, image: str, application: str, deployment_group: str
+    ) -> tuple[Service, str, bytes]:
+        """Every check that needs no cloud: runs before the first API call."""
+        entry = blue_green_service(service)
+        validate_image(image)
+        _check_names(application, deployment_group)
+        bundle = build_bundle(entry, image, self.bundle_dir)
+        return entry, bundle_key(entry, image, bundle, self.key_prefix), bundle
+
+    def _checked_group(self, application: str, group: str) -> dict:
+        try:
+            info = self._call(
+                self.clients.codedeploy.get_deployment_group, applicationName=application, deploymentGroupName=group
+            )["deploymentGroupInfo"]
+        except DeployError as error:
+            if "DoesNotExist" in str(error):
+                raise DeployError(
+                    f"CodeDeploy deployment group {group!r} of application {application!r} does not exist in this "
+                    "account/region: create it (see deploy/aws/) or fix the group name in the environment settings"
+                ) from error
+            raise
+        problems = group_problems(info)
+        if problems:
+            raise DeployError(
+                f"refusing to deploy: deployment group {group!r} of {application!r} is not a safe Blue/Green group: "
+                + "; ".join(problems)
+                + f". Fix it with: {_fix_command(application, group)}"
+            )
+        return info
+
+    def _last_successful_revision(self, info: dict) -> str:
+        last = (info.get("lastSuccessfulDeployment") or {}).get("deploymentId")
+        if not last:
+            return ""
+        deployment = self._call(self.clients.codedeploy.get_deployment, deploymentId=last)["deploymentInfo"]
+        return _location(deployment.get("revision") or {})
+
+    def _successful_deployments(self, application: str, group: str) -> list[dict]:
+        """Succeeded deployments of the group, newest first."""
+        ids: list[str] = []
+        kwargs: dict[str, Any] = {
+            "applicationName": application,
+            "deploymentGroupName": group,
+            "includeOnlyStatuses": ["Succeeded"],
+        }
+        while True:
+            page = self._call(self.clients.codedeploy.list_deployments, **kwargs)
+            ids += page.get("deployments", [])
+            if not page.get("nextToken"):
+                break
+            kwargs["nextToken"] = page["nextToken"]
+        infos: list[dict] = []
+        for start in range(0, len(ids), 25):  # BatchGetDeployments takes at most 25 ids
+            chunk = ids[start : start + 25]
+            infos += self._call(self.clients.codedeploy.batch_get_deployments, deploymentIds=chunk)["deploymentsInfo"]
+        return sorted(infos, key=lambda d: d["createTime"], reverse=True)
+
+    def _s3_revision(self, key: str) -> dict:
+        return {
+            "revisionType": "S3",
+            "s3Location": {"bucket": self.bucket, "key": key, "bundleType": "zip"},
+        }
+
+    def _run_deployment(
+        self, service: Service, application: str, group: str, revision: dict, description: str, started: float
+    ) -> tuple[Outcome, str]:
+        deployment_id = self._call(
+            self.clients.codedeploy.create_deployment,
+            applicationName=application,
+            deploymentGroupName=group,
+            revision=revision,
+            description=description,
+            fileExistsBehavior="OVERWRITE",
+        )["deploymentId"]
+        self._progress(f"{service.name}: deployment {deployment_id} created in {application}/{group}")
+        deadline = started + self.timeout
+        info = self._wait(service, deployment_id, deadline, continue_when_ready=True)
+        if info is None:
+            return self._stop(service, deployment_id)
+        return self._judge(service, info)
+
+    def _wait(self, service: Service, deployment_id: str, deadline: float, *, continue_when_ready: bool) -> dict | None:
+        """Poll until the deployment ends; None if the deadline passes first."""
+        delays = self.backoff.delays()
+        status = ""
+        while True:
+            info = self._call(self.clients.codedeploy.get_deployment, deploymentId=deployment_id)["deploymentInfo"]
+            if info["status"] != status:
+                status = info["status"]
+                self._progress(f"{service.name}: {deployment_id} {status}{_overview(info)}")
+            if status in TERMINAL:
+                return info
+            if status == "Ready" and continue_when_ready:
+                # The group waits for a go-ahead before rerouting; the pipeline already validated green.
+                self._call(
+                    self.clients.codedeploy.continue_deployment,
+                    deploymentId=deployment_id,
+                    deploymentWaitType="READY_WAIT",
+                )
+            remaining = deadline - self._clock()
+            if remaining <= 0:
+                return None
+            self._sleep(min(next(delays), remaining))
+
+    def _stop(self, service: Service, deployment_id: str) -> tuple[Outcome, str]:
+        self._progress(f"{service.name}: {deployment_id} timed out after {self.timeout:g}s; stopping with rollback")
+        try:
+            self._call(self.clients.codedeploy.stop_deployment, deploymentId=deployment_id, autoRollbackEnabled=True)
+        except DeployError as error:
+            if "AlreadyCompleted" not in str(error):
+                return Outcome.FAILED, f"{deployment_id} timed out and could not be stopped: {error}"
+        info = self._wait(service, deployment_id, self._clock() + self.stop_timeout, continue_when_ready=False)
+        if info is None:
+            return Outcome.FAILED, (
+                f"{deployment_id} timed out and did not stop within {self.stop_timeout:g}s: check it with "
+                f"`aws deploy get-deployment --deployment-id {deployment_id}`"
+            )
+        if info["status"] == "Succeeded":  # it finished while we were stopping it
+            return Outcome.SUCCEEDED, f"{deployment_id} succeeded just as it timed out"
+        outcome, detail = self._judge(service, info)
+        return outcome, f"timed out after {self.timeout:g}s and was stopped; {detail}"
+
+    def _judge(self, service: Service, info: dict) -> tuple[Outcome, str]:
+        deployment_id = info["deploymentId"]
+        status = info["status"]
+        if status == "Succeeded":
+            return Outcome.SUCCEEDED, f"{deployment_id} succeeded; blue fleet terminated"
+        error = info.get("errorInformation") or {}
+        reason = f"{deployment_id} {status.lower()}: {error.get('code', 'UNKNOWN')} {error.get('message', '')}".strip()
+        rollback = info.get("rollbackInfo") or {}
+        if not rollback:
+            return Outcome.FAILED, (
+                f"{reason}; no rollback happened, so check which fleet serves traffic "
+                f"(`aws deploy get-deployment --deployment-id {deployment_id}`)"
+            )
+        rollback_id = rollback.get("rollbackDeploymentId")
+        if rollback_id:
+            done = self._wait(service, rollback_id, self._clock() + self.stop_timeout, continue_when_ready=False)
+            if done is None or done["status"] != "Succeeded":
+                state = "did not finish" if done is None else done["status"].lower()
+                return Outcome.FAILED, f"{reason}; rollback {rollback_id} {state}: needs a person"
+            return Outcome.ROLLED_BACK, f"{reason}; rolled back by {rollback_id}, traffic stayed on blue"
+        return Outcome.ROLLED_BACK, f"{reason}; {rollback.get('rollbackMessage', 'rolled back')}, traffic on blue"
+
+    def _call(self, method: Callable[..., dict], **kwargs: Any) -> dict:
+        try:
+            return method(**kwargs)
+        except ClientError as error:
+            err = error.response.get("Error", {})
+            operation = error.operation_name
+            raise DeployError(f"{operation} failed: {err.get('Code', '?')}: {err.get('Message', '')}") from error
+        except BotoCoreError as error:
+            raise DeployError(f"AWS call failed ({error}); check credentials, region and network") from error
+
+
+class _Run:
+    """Counts the API calls of one deploy/rollback run (botocore `before-call` events)."""
+
+    def __enter__(self) -> _Run:
+        self._counter: Counter[str] = Counter()
+        self._token = _calls.set(self._counter)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        _calls.reset(self._token)
+
+    def counts(self) -> dict[str, int]:
+        return dict(sorted(self._counter.items()))
+
+
+def _check_names(application: str, group: str) -> None:
+    for what, value in (("application", application), ("deployment group", group)):
+        if not NAME.match(value or ""):
+            raise DeployError(
+                f"CodeDeploy {what} name {value!r} is invalid: 1-100 of letters, digits and ._+- "
+                "(set it in the environment settings)"
+            )
+
+
+def _location(revision: dict) -> str:
+    s3 = (revision or {}).get("s3Location") or {}
+    return f"s3://{s3['bucket']}/{s3['key']}" if s3.get("bucket") else ""
+
+
+def _image_of(deployment: dict) -> str:
+    """The image a past deployment rolled out, from the description deploy wrote ("service image")."""
+    parts = (deployment.get("description") or "").split()
+    for part in reversed(parts):
+        if IMAGE_BY_DIGEST.match(part):
+            return part
+    return _location(deployment.get("revision") or {})
+
+
+def _overview(info: dict) -> str:
+    overview = info.get("deploymentOverview") or {}
+    counts = ", ".join(f"{k} {v}" for k, v in overview.items() if v)
+    return f" ({counts})" if counts else ""

@@ -28,7 +28,7 @@ import enum
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -349,3 +349,26 @@ def load(
         gcp=GcpSettings(**{k: values["gcp", k] for k in _keys(GcpSettings)}, groups=gcp_groups),
         timeouts=section(Timeouts, "timeouts"),
     )
+
+
+def parse_overrides(env: str | Environment, pairs: Sequence[str]) -> dict[str, str]:
+    """``NAME=VALUE`` pairs, named like the override variables of ``env``, as a mapping to pass as ``environ``.
+
+    For callers that cannot set variables, such as a function running inside the Dagger engine (which does not see
+    the caller's shell).
+    """
+    known = setting_variables(env)
+    parsed: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep:
+            raise SettingsError(f"override {pair!r} is not NAME=VALUE: expected e.g. {next(iter(known))}=...")
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise SettingsError(
+                f"override {name} names no {environment(env).value} setting{hint}; "
+                f"valid names are listed in {SETTINGS_FILE}"
+            )
+        parsed[name] = value
+    return parsed

@@ -1,0 +1,318 @@
+"""What a deploy would do, worked out without touching any cloud or registry.
+
+``make_plan`` validates everything a release needs (environment, branch or version + commit, services, registry
+override, environment settings) and returns, for every built service (or the selected ones): the image reference
+with its unique tag, the ``latest`` reference, the registry, the platforms, the deploy strategy and target, the
+resources and the cloud API calls the deploy would make. ``Plan.to_text`` and ``Plan.to_json`` render the same data.
+
+Plain Python, importable without a Dagger engine; ``dagger call plan`` is a thin wrapper around ``make_plan``.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+
+from . import tags
+from .catalogue import BUILT, SERVICES, Service, Strategy, select
+from .environments import Environment, Settings, check_registry_override, environment, load
+
+
+class OutputFormat(enum.StrEnum):
+    """How a report is printed."""
+
+    text = "text"
+    """Aligned tables for people."""
+
+    json = "json"
+    """The same data as JSON, for scripts."""
+
+
+class PlanError(ValueError):
+    """The release inputs do not fit the environment (e.g. a version for dev); the message names the fix."""
+
+
+# The cloud API calls a deploy makes, in order; publish's registry pushes are OCI requests, not listed here.
+BLUE_GREEN_CALLS = (
+    "ecr:GetAuthorizationToken",  # registry password for the push (publish)
+    "codedeploy:GetDeploymentGroup",  # BLUE_GREEN + WITH_TRAFFIC_CONTROL, and the revision serving now
+    "s3:PutObject",  # the revision bundle: appspec.yml + hooks that pull the image by digest
+    "codedeploy:CreateDeployment",
+    "codedeploy:GetDeployment",  # polled until Succeeded, or Failed/Stopped (CodeDeploy rolls back)
+)
+ROLLING_CALLS = (
+    "compute.instanceGroupManagers.get",  # the template serving now: the rollback point
+    "compute.instanceTemplates.insert",  # one template per release, image by digest
+    "compute.instanceGroupManagers.patch",  # PROACTIVE, maxSurge >= 1, maxUnavailable 0
+    "compute.zoneOperations.wait",
+    # then instanceGroupManagers.get again, polled until the version target is reached and the group is stable
+)
+CLOUD_DEPLOY_CALLS = (
+    "clouddeploy.deliveryPipelines.get",
+    "clouddeploy.releases.create",  # the release creates the first rollout
+    "clouddeploy.rollouts.get",  # polled until SUCCEEDED or FAILED
+)
+BLUE_GREEN_ROLLBACK = "CodeDeploy automatic rollback: traffic stays on blue, green is terminated"
+ROLLING_ROLLBACK = "compute.instanceGroupManagers.patch back to the previous instance template"
+CLOUD_DEPLOY_ROLLBACK = "Cloud Deploy rollback to the previous release's rollout"
+
+
+@dataclass(frozen=True)
+class ServicePlan:
+    service: str
+    cloud: str
+    registry: str
+    image: str  # repository:unique-tag; deploys then use the digest publish returns
+    latest: str  # repository:latest, moved only after the unique tag was pushed
+    platforms: tuple[str, ...]
+    strategy: str
+    target: str  # deployment group / instance group manager / delivery pipeline
+    target_details: dict[str, str]
+    instance_type: str
+    accelerator: str
+    memory_mib: int
+    cpus: float
+    api_calls: tuple[str, ...]
+    on_failure: str
+
+    @property
+    def resources(self) -> str:
+        machine = " + ".join(part for part in (self.instance_type, self.accelerator) if part)
+        return f"{format_memory(self.memory_mib)} / {format_cpus(self.cpus)} vCPU, {machine}"
+
+
+@dataclass(frozen=True)
+class Plan:
+    environment: str
+    tag: str
+    latest_tag: str
+    branch: str
+    version: str
+    commit: str
+    planned_at: str  # ISO 8601 UTC; the minute of a dev tag
+    registry_override: str
+    deploy_timeout_minutes: int
+    health_check_timeout_seconds: int
+    services: tuple[ServicePlan, ...]
+    not_built: tuple[str, ...]  # catalogue services the pipeline neither builds nor deploys
+
+    def as_dict(self) -> dict:
+        data = asdict(self)
+        for svc in data["services"]:
+            svc["platforms"] = list(svc["platforms"])
+            svc["api_calls"] = list(svc["api_calls"])
+        data["services"] = list(data["services"])
+        data["not_built"] = list(data["not_built"])
+        return data
+
+    def to_json(self) -> str:
+        return json.dumps(self.as_dict(), indent=2) + "\n"
+
+    def to_text(self) -> str:
+        return _render_text(self)
+
+    def render(self, fmt: OutputFormat | str) -> str:
+        return self.to_json() if OutputFormat(fmt) is OutputFormat.json else self.to_text()
+
+
+def format_memory(mib: int) -> str:
+    return f"{mib // 1024} GiB" if mib % 1024 == 0 else f"{mib} MiB"
+
+
+def format_cpus(cpus: float) -> str:
+    return f"{cpus:g}"
+
+
+# ---------------------------------------------------------------------------------------------- validation
+
+
+def release_tag(
+    env: Environment, *, branch: str = "", version: str = "", commit: str = "", when: datetime | None = None
+) -> str:
+    """The unique tag of this release in ``env``: dev from branch + time, prd from version + commit."""
+    if env is Environment.dev:
+        if version:
+            raise PlanError(
+                f"--version {version} is for --env prd; a dev release is tagged from its branch and the time "
+                "(pass --branch, e.g. --branch main)"
+            )
+        if commit:
+            tags.short_commit(commit)  # optional for dev, but never wrong
+        return tags.dev_tag(branch, when if when is not None else datetime.now(UTC))
+    if branch:
+        raise PlanError(
+            f"--branch {branch} is for --env dev; a prd release is tagged from --version and --commit "
+            "(e.g. --version v1.0.2 --commit $(git rev-parse HEAD))"
+        )
+    return tags.prod_tag(version, commit)
+
+
+def service_names(names: Sequence[str] | None) -> list[str]:
+    """Service names as given, with comma-separated lists split (``--service frontend,backend``)."""
+    return [name.strip() for entry in names or () for name in entry.split(",") if name.strip()]
+
+
+def check_inputs(
+    env: str | Environment,
+    *,
+    branch: str = "",
+    version: str = "",
+    commit: str = "",
+    services: Sequence[str] | None = None,
+    when: datetime | None = None,
+    registry_override: str = "",
+) -> tuple[Environment, str, tuple[Service, ...], str]:
+    """Environment, unique tag, services and registry override of a release, each validated; raises the first
+    problem as a ``ValueError`` subclass. Needs no settings, so callers run it before reading anything."""
+    which = environment(env)
+    tag = release_tag(which, branch=branch, version=version, commit=commit, when=when)
+    chosen = select(service_names(services) or None)
+    override = check_registry_override(registry_override) if registry_override else ""
+    return which, tag, chosen, override
+
+
+def _target(svc: Service, settings: Settings) -> tuple[str, dict[str, str], tuple[str, ...], str]:
+    if svc.strategy is Strategy.BLUE_GREEN:
+        aws, group = settings.aws, settings.aws.groups[svc.name]
+        details = {
+            "codedeploy_application": aws.codedeploy_application,
+            "deployment_group": group.deployment_group,
+            "auto_scaling_group": group.auto_scaling_group,
+            "target_group": group.target_group,
+            "bundle_bucket": f"s3://{aws.bundle_bucket}",
+            "region": aws.region,
+        }
+        return f"{aws.codedeploy_application}/{group.deployment_group}", details, BLUE_GREEN_CALLS, BLUE_GREEN_ROLLBACK
+    gcp, group = settings.gcp, settings.gcp.groups[svc.name]
+    details = {"project": gcp.project, "zone": gcp.zone, "instance_group": group.instance_group}
+    if gcp.delivery_pipeline:
+        details["delivery_pipeline"] = gcp.delivery_pipeline
+        target = f"projects/{gcp.project}/locations/{gcp.region}/deliveryPipelines/{gcp.delivery_pipeline}"
+        return target, details, CLOUD_DEPLOY_CALLS, CLOUD_DEPLOY_ROLLBACK
+    target = f"projects/{gcp.project}/zones/{gcp.zone}/instanceGroupManagers/{group.instance_group}"
+    return target, details, ROLLING_CALLS, ROLLING_ROLLBACK
+
+
+def make_plan(
+    env: str | Environment,
+    *,
+    branch: str = "",
+    version: str = "",
+    commit: str = "",
+    services: Sequence[str] | None = None,
+    when: datetime | None = None,
+    registry_override: str = "",
+    settings_text: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Plan:
+    """The plan of a release of ``services`` (default: every built one) to ``env``.
+
+    Everything is validated first, in this order, and any bad input raises a ``ValueError`` subclass naming the fix:
+    the environment, the tag inputs, the services, the registry override, then the settings (``settings_text`` or
+    the repository's ``deploy/environments.toml``, with overrides from ``environ``).
+    """
+    when = when if when is not None else datetime.now(UTC)
+    which, tag, chosen, override = check_inputs(
+        env,
+        branch=branch,
+        version=version,
+        commit=commit,
+        services=services,
+        when=when,
+        registry_override=registry_override,
+    )
+    settings = load(which, text=settings_text, environ=environ)
+
+    planned: list[ServicePlan] = []
+    for svc in chosen:
+        repository = settings.image_repository(svc, override)
+        target, details, calls, on_failure = _target(svc, settings)
+        if override:  # the stand-in registry needs no ECR password
+            calls = tuple(c for c in calls if not c.startswith("ecr:"))
+        planned.append(
+            ServicePlan(
+                service=svc.name,
+                cloud=str(svc.cloud),
+                registry=settings.registry(svc, override),
+                image=f"{repository}:{tag}",
+                latest=f"{repository}:{tags.LATEST}",
+                platforms=svc.platforms,
+                strategy=str(svc.strategy),
+                target=target,
+                target_details=details,
+                instance_type=svc.instance_type,
+                accelerator=svc.accelerator,
+                memory_mib=svc.memory_mib,
+                cpus=svc.cpus,
+                api_calls=calls,
+                on_failure=on_failure,
+            )
+        )
+    return Plan(
+        environment=which.value,
+        tag=tag,
+        latest_tag=tags.LATEST,
+        branch=branch,
+        version=version,
+        commit=commit.lower(),
+        planned_at=when.astimezone(UTC).isoformat(timespec="seconds"),
+        registry_override=override,
+        deploy_timeout_minutes=settings.timeouts.deploy_minutes,
+        health_check_timeout_seconds=settings.timeouts.health_check_seconds,
+        services=tuple(planned),
+        not_built=tuple(s.name for s in SERVICES if s not in BUILT),
+    )
+
+
+# ---------------------------------------------------------------------------------------------- text
+
+
+def _table(rows: Sequence[Sequence[str]], header: Sequence[str] = ()) -> list[str]:
+    """Left-aligned columns, two spaces apart."""
+    everything = [header, *rows] if header else list(rows)
+    widths = [max(len(cell) for cell in column) for column in zip(*everything, strict=True)]
+    return ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in everything]
+
+
+def _render_text(plan: Plan) -> str:
+    if plan.environment == Environment.prd:
+        source = f"version {plan.version}, commit {plan.commit}"
+    else:
+        source = f"branch {plan.branch}" + (f", commit {plan.commit}" if plan.commit else "")
+    summary = [
+        ("tag", f"{plan.tag}, then {plan.latest_tag} once it is pushed"),
+        ("source", source),
+        ("planned at", plan.planned_at),
+        ("registry", plan.registry_override or "ECR / Artifact Registry of the environment"),
+        ("timeouts", f"deploy {plan.deploy_timeout_minutes} min, health check {plan.health_check_timeout_seconds} s"),
+    ]
+    # The table names the target by its last segment; the full resource name follows per service.
+    overview = [
+        (s.service, s.cloud, ",".join(s.platforms), s.strategy, s.target.rsplit("/", 1)[-1], s.resources)
+        for s in plan.services
+    ]
+    lines = [
+        f"Deploy plan for {plan.environment} (nothing was built, pushed or deployed)",
+        "",
+        *_table(summary),
+        "",
+        *_table(overview, header=("SERVICE", "CLOUD", "PLATFORMS", "STRATEGY", "TARGET", "RESOURCES")),
+    ]
+    for s in plan.services:
+        details = [
+            ("image", s.image),
+            ("latest", s.latest),
+            ("registry", s.registry),
+            ("digest", "resolved at publish; the deploy references the image by digest"),
+            ("target", s.target),
+            *((key.replace("_", " "), value) for key, value in s.target_details.items()),
+            ("api calls", ", ".join(s.api_calls)),
+            ("on failure", s.on_failure),
+        ]
+        lines += ["", f"{s.service}:", *("  " + line for line in _table(details))]
+    if plan.not_built:
+        lines += ["", f"Not built or deployed by the pipeline: {', '.join(plan.not_built)}"]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,115 @@
+"""Dojangkok AI server (FastAPI, port 8100): `uvicorn main:app`.
+
+POST /analyze retrieves context from ChromaDB and asks vLLM for the analysis with the LoRA adapter of the
+request's type. GET /health is liveness: always 200, with the reachability of both upstreams in the body.
+Errors are RFC 9457 problem details: 422 for a bad request, 502/504 when an upstream fails or is too slow.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any, Literal
+
+import httpx
+from aiserver.analysis import AnalysisType, build_prompt
+from aiserver.generation import VllmGenerator
+from aiserver.retrieval import ChromaRetriever
+from aiserver.settings import Settings
+from aiserver.upstream import UpstreamError
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, StringConstraints
+
+PROBLEM_JSON = "application/problem+json"
+MAX_TEXT_CHARS = 8000
+
+
+class AnalysisRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: AnalysisType
+    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT_CHARS)]
+
+
+class Source(BaseModel):
+    id: str
+    distance: float | None = None
+    metadata: dict[str, Any] | None = None
+
+
+class AnalysisResponse(BaseModel):
+    type: AnalysisType
+    adapter: str
+    result: str
+    finish_reason: str | None = None
+    sources: list[Source]
+
+
+class Health(BaseModel):
+    status: Literal["ok"] = "ok"
+    upstreams: dict[str, Literal["up", "down"]]
+
+
+def problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings.from_env()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # One pooled client for both upstreams; each call sets its own timeout.
+        async with httpx.AsyncClient() as client:
+            app.state.retriever = ChromaRetriever(client, settings)
+            app.state.generator = VllmGenerator(client, settings)
+            yield
+
+    app = FastAPI(title="Dojangkok AI server", version="0.1.0", lifespan=lifespan)
+
+    @app.exception_handler(UpstreamError)
+    async def upstream_failed(_: Request, exc: UpstreamError) -> JSONResponse:
+        title = "Upstream timed out" if exc.status == 504 else "Upstream failed"
+        return problem(exc.status, title, exc.detail, upstream=exc.upstream)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{"location": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()]
+        detail = "; ".join(f"{e['location']}: {e['message']}" for e in errors)
+        return problem(422, "Invalid request", detail, errors=errors)
+
+    @app.get("/health")
+    async def health(request: Request) -> Health:
+        vllm_up, chroma_up = await asyncio.gather(
+            request.app.state.generator.reachable(), request.app.state.retriever.reachable()
+        )
+        return Health(upstreams={"vllm": "up" if vllm_up else "down", "chromadb": "up" if chroma_up else "down"})
+
+    @app.post(
+        "/analyze",
+        responses={
+            422: {"description": "Invalid request (unknown type, empty or too long text)"},
+            502: {"description": "vLLM or ChromaDB failed or is unreachable"},
+            504: {"description": "vLLM or ChromaDB did not answer in time"},
+        },
+    )
+    async def analyze(body: AnalysisRequest, request: Request) -> AnalysisResponse:
+        passages = await request.app.state.retriever.retrieve(body.text)
+        prompt = build_prompt(body.type, body.text, passages)
+        completion = await request.app.state.generator.complete(body.type.adapter, prompt)
+        return AnalysisResponse(
+            type=body.type,
+            adapter=body.type.adapter,
+            result=completion.text,
+            finish_reason=completion.finish_reason,
+            sources=[Source(id=p.id, distance=p.distance, metadata=p.metadata) for p in passages],
+        )
+
+    return app
+
+
+app = create_app()

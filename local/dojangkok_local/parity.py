@@ -216,8 +216,12 @@ def calls_in_shell(text: str, path: str, first_line: int) -> Iterator[Call]:
 def _calls_in_command_line(line: str, path: str, line_number: int) -> Iterator[Call]:
     tokens = _split(line)
     for index, word in enumerate(tokens):
-        if word != "dagger" and not word.endswith("/dagger"):
+        # `out=$(dagger …` is one word to shlex: what follows the last `(` or backtick is the command.
+        command = re.sub(r"^.*[(`]", "", word)
+        if command != "dagger" and not command.endswith("/dagger"):
             continue
+        if command == word and index > 0 and not _starts_a_command(tokens[index - 1]):
+            continue  # an argument, e.g. `echo dagger call …`
         # dagger [global flags] call ARGS — anything else (dagger version, dagger functions) is not ours.
         position = index + 1
         while position < len(tokens) and tokens[position].startswith("-"):
@@ -226,6 +230,16 @@ def _calls_in_command_line(line: str, path: str, line_number: int) -> Iterator[C
             position += 2 if takes_value else 1
         if position < len(tokens) and tokens[position] == "call":
             yield Call(path, line_number, tuple(_until_operator(tokens[position + 1 :])))
+
+
+def _starts_a_command(previous: str) -> bool:
+    """Whether the word after `previous` is in command position."""
+    return (
+        previous in SHELL_OPERATORS
+        or previous in ("then", "do", "else", "time", "exec", "env", "command", "!", "{")
+        or previous.endswith((";", "&&", "||", "|"))
+        or re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*=.*", previous) is not None  # VAR=value dagger …
+    )
 
 
 def _split(line: str) -> list[str]:

@@ -1,0 +1,370 @@
+"""The GitHub Actions workflows hold to the project's hardening rules, and actionlint and zizmor agree.
+
+actionlint and zizmor come from scripts/lint-tools (actionlint built into .cache/bin, zizmor in the venv);
+when they are missing these tests fail and say so, rather than skip: an unlinted workflow must not look green.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+pytestmark = pytest.mark.unit
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKFLOWS_DIR = ROOT / ".github" / "workflows"
+CI = WORKFLOWS_DIR / "ci.yml"
+DEPLOY = WORKFLOWS_DIR / "deploy.yml"
+WORKFLOWS = [CI, DEPLOY]
+
+VENV_BIN = Path(sys.executable).parent
+ACTIONLINT = ROOT / ".cache" / "bin" / "actionlint"
+FULL_SHA = re.compile(r"[0-9a-f]{40}")
+VERSION_COMMENT = re.compile(r"#\s*v\d+\.\d+\.\d+\b")
+
+CHECKOUT = "actions/checkout"
+DAGGER = "dagger/dagger-for-github"
+AWS_CREDENTIALS = "aws-actions/configure-aws-credentials"
+GCP_AUTH = "google-github-actions/auth"
+QEMU = "docker/setup-qemu-action"
+
+
+def load(path: Path) -> dict:
+    data = yaml.safe_load(path.read_text())
+    # YAML 1.1 reads the key `on` as True.
+    if True in data:
+        data["on"] = data.pop(True)
+    return data
+
+
+def jobs(path: Path) -> dict[str, dict]:
+    return load(path)["jobs"]
+
+
+def steps(path: Path):
+    for job_name, job in jobs(path).items():
+        for step in job.get("steps", []):
+            yield job_name, step
+
+
+def action(step: dict) -> str:
+    return step.get("uses", "").split("@")[0]
+
+
+def steps_using(path: Path, name: str):
+    return [(job, step) for job, step in steps(path) if action(step) == name]
+
+
+def workflow_id(path: Path) -> str:
+    return path.name
+
+
+def test_both_workflows_exist():
+    for path in WORKFLOWS:
+        assert path.is_file(), f"{path.relative_to(ROOT)} is missing"
+
+
+# --------------------------------------------------------------------------- pinning
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=workflow_id)
+def test_every_uses_is_pinned_to_a_full_commit_with_its_version_in_a_comment(path):
+    lines = [line for line in path.read_text().splitlines() if re.match(r"\s*(-\s+)?uses:", line)]
+    parsed = [step["uses"] for _, step in steps(path) if "uses" in step]
+    parsed += [job["uses"] for job in jobs(path).values() if "uses" in job]  # reusable workflows
+    assert len(lines) == len(parsed), "every uses: should sit on its own line"
+    for line in lines:
+        reference = line.split("uses:", 1)[1].split("#", 1)[0].strip().strip("\"'")
+        if reference.startswith("./"):
+            continue  # an action in this repository: pinned by the checkout itself
+        name, _, ref = reference.partition("@")
+        assert FULL_SHA.fullmatch(ref), f"{path.name}: {name} is pinned to {ref!r}, not a full 40-hex commit"
+        assert VERSION_COMMENT.search(line), f"{path.name}: {name}@{ref} needs its release in a comment: # vX.Y.Z"
+
+
+def test_an_action_is_pinned_to_the_same_commit_and_release_everywhere():
+    pins: dict[str, set[str]] = {}
+    for path in WORKFLOWS:
+        for line in path.read_text().splitlines():
+            match = re.search(r"uses:\s*([^@\s]+)@([0-9a-f]{40})\s*#\s*(v\S+)", line)
+            if match:
+                pins.setdefault(match.group(1), set()).add(f"{match.group(2)} {match.group(3)}")
+    assert pins, "no pinned actions found"
+    drifted = {name: refs for name, refs in pins.items() if len(refs) > 1}
+    assert not drifted, f"the same action pinned differently: {drifted}"
+
+
+def test_the_dagger_action_runs_the_module_engine_version():
+    engine = json.loads((ROOT / "dagger.json").read_text())["engineVersion"]
+    found = 0
+    for path in WORKFLOWS:
+        for job, step in steps_using(path, DAGGER):
+            found += 1
+            version = str(step.get("with", {}).get("version", "latest"))
+            assert f"v{version.removeprefix('v')}" == engine, (
+                f"{path.name} job {job}: dagger-for-github installs {version!r}; dagger.json wants {engine}"
+            )
+            assert step["with"].get("verb", "call") == "call"
+    assert found >= 4
+
+
+# --------------------------------------------------------------------------- permissions and tokens
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=workflow_id)
+def test_top_level_permissions_are_empty(path):
+    data = load(path)
+    assert "permissions" in data, f"{path.name}: declare `permissions: {{}}` at the top"
+    assert data["permissions"] == {}, f"{path.name}: top-level permissions must be {{}}, got {data['permissions']}"
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=workflow_id)
+def test_every_job_grants_its_own_permissions_each_with_a_reason(path):
+    text_lines = path.read_text().splitlines()
+    root = yaml.compose(path.read_text())
+    jobs_node = next(v for k, v in root.value if k.value == "jobs")
+    for job_key, job_node in jobs_node.value:
+        permissions = next((v for k, v in job_node.value if k.value == "permissions"), None)
+        assert isinstance(permissions, yaml.MappingNode), f"{path.name} job {job_key.value}: no permissions block"
+        for key, value in permissions.value:
+            line = text_lines[key.start_mark.line]
+            assert "#" in line, f"{path.name} job {job_key.value}: say why it needs {key.value}: {value.value}"
+            assert value.value in ("read", "write", "none")
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=workflow_id)
+def test_only_deploy_jobs_get_an_oidc_token_and_nothing_else_writes(path):
+    for name, job in jobs(path).items():
+        permissions = job.get("permissions", {})
+        writes = {scope for scope, level in permissions.items() if level == "write"}
+        assert writes <= {"id-token"}, f"{path.name} job {name} asks to write {writes}"
+        if "id-token" in writes:
+            assert path == DEPLOY and "environment" in job, f"{path.name} job {name}: OIDC only for deploy jobs"
+    if path == CI:
+        assert all("id-token" not in job.get("permissions", {}) for job in jobs(path).values())
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=workflow_id)
+def test_checkout_does_not_persist_credentials(path):
+    checkouts = steps_using(path, CHECKOUT)
+    assert checkouts, f"{path.name} checks nothing out?"
+    for job, step in checkouts:
+        assert step.get("with", {}).get("persist-credentials") is False, (
+            f"{path.name} job {job}: actions/checkout needs `persist-credentials: false`"
+        )
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=workflow_id)
+def test_no_expressions_inside_run_scripts(path):
+    for job, step in steps(path):
+        if "run" in step:
+            assert "${{" not in step["run"], (
+                f"{path.name} job {job} step {step.get('name')!r}: pass values through env:, not ${{{{ }}}} in run:"
+            )
+
+
+LONG_LIVED = re.compile(
+    r"AWS_SECRET_ACCESS_KEY|AWS_ACCESS_KEY_ID|aws-secret-access-key|aws-access-key-id|credentials_json"
+    r"|GOOGLE_CREDENTIALS|secrets\.",
+)
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=workflow_id)
+def test_credentials_come_only_from_oidc(path):
+    text = path.read_text()
+    found = sorted(set(LONG_LIVED.findall(text)))
+    assert not found, f"{path.name} mentions long-lived credentials: {found}; use OIDC (docs/cloud-setup.md)"
+
+
+def test_deploy_jobs_authenticate_with_oidc_roles_from_variables():
+    deploy_jobs = {name: job for name, job in jobs(DEPLOY).items() if "environment" in job}
+    assert set(deploy_jobs) == {"dev", "prd", "rollback"}
+    for name, job in deploy_jobs.items():
+        uses = {action(step): step for step in job["steps"]}
+        aws = uses[AWS_CREDENTIALS]["with"]
+        assert aws["role-to-assume"].replace(" ", "") == "${{vars.AWS_ROLE_ARN}}", name
+        assert set(aws) <= {"role-to-assume", "aws-region", "role-session-name"}, name
+        gcp = uses[GCP_AUTH]["with"]
+        assert gcp["workload_identity_provider"].replace(" ", "") == "${{vars.GCP_WORKLOAD_IDENTITY_PROVIDER}}"
+        assert gcp["service_account"].replace(" ", "") == "${{vars.GCP_SERVICE_ACCOUNT}}"
+        assert job["permissions"] == {"contents": "read", "id-token": "write"}, name
+        # Credentials are set up before the pipeline runs.
+        order = [action(step) for step in job["steps"]]
+        assert order.index(AWS_CREDENTIALS) < order.index(DAGGER), name
+        assert order.index(GCP_AUTH) < order.index(DAGGER), name
+
+
+# --------------------------------------------------------------------------- what runs when
+
+
+def dagger_calls(job: dict) -> list[str]:
+    return [" ".join(step["with"]["call"].split()) for step in job["steps"] if action(step) == DAGGER]
+
+
+def test_ci_runs_test_and_build_on_pull_requests_and_main_with_qemu():
+    data = load(CI)
+    assert "pull_request" in data["on"]
+    assert data["on"]["push"]["branches"] == ["main"]
+    calls = {call for job in data["jobs"].values() for call in dagger_calls(job)}
+    assert calls == {"test", "build"}
+    for job in data["jobs"].values():
+        if dagger_calls(job):
+            qemu = [step for step in job["steps"] if action(step) == QEMU]
+            assert qemu and "arm64" in qemu[0]["with"]["platforms"]
+
+
+def test_deploy_triggers():
+    on = load(DEPLOY)["on"]
+    assert on["push"]["branches"] == ["main"]
+    assert on["push"]["tags"] == ["v*"]
+    inputs = on["workflow_dispatch"]["inputs"]
+    assert inputs["env"]["type"] == "choice" and inputs["env"]["options"] == ["dev", "prd"]
+    assert inputs["action"]["options"] == ["rollback"]
+
+
+def test_main_deploys_dev_tags_deploy_prd_and_dispatch_rolls_back():
+    deploy_jobs = jobs(DEPLOY)
+    dev, prd, rollback = deploy_jobs["dev"], deploy_jobs["prd"], deploy_jobs["rollback"]
+    assert "github.ref_type == 'branch'" in dev["if"] and dev["environment"] == "dev"
+    assert 'deploy --env dev --branch "$BRANCH" --format json' in dagger_calls(dev)
+    assert "github.ref_type == 'tag'" in prd["if"] and prd["environment"] == "prd"
+    assert 'deploy --env prd --version "$VERSION" --commit "$COMMIT" --format json' in dagger_calls(prd)
+    assert "workflow_dispatch" in rollback["if"]
+    assert rollback["environment"].replace(" ", "") == "${{inputs.env}}"
+    assert dagger_calls(rollback) == ['rollback --env "$TARGET_ENV"']
+    # The values the calls expand come from env:, set from the event.
+    step_env = {
+        k: v for step in dev["steps"] + prd["steps"] + rollback["steps"] for k, v in step.get("env", {}).items()
+    }
+    assert step_env["BRANCH"].replace(" ", "") == "${{github.ref_name}}"
+    assert step_env["VERSION"].replace(" ", "") == "${{github.ref_name}}"
+    assert step_env["COMMIT"].replace(" ", "") == "${{github.sha}}"
+    assert step_env["TARGET_ENV"].replace(" ", "") == "${{inputs.env}}"
+
+
+def test_deploy_concurrency_is_per_environment_and_never_cancels():
+    data = load(DEPLOY)
+    assert data.get("concurrency", {}).get("cancel-in-progress", False) is False
+    groups = {}
+    for name, job in data["jobs"].items():
+        if "environment" not in job:
+            continue
+        concurrency = job.get("concurrency")
+        assert isinstance(concurrency, dict), f"deploy job {name} needs a concurrency group"
+        assert concurrency.get("cancel-in-progress") is False, f"deploy job {name} must never cancel a running deploy"
+        groups[name] = concurrency["group"].replace(" ", "")
+    assert groups == {"dev": "deploy-dev", "prd": "deploy-prd", "rollback": "deploy-${{inputs.env}}"}
+
+
+def test_every_deploy_job_writes_its_summary_even_when_the_deploy_fails():
+    for name, job in jobs(DEPLOY).items():
+        summary = job["steps"][-1]
+        assert "GITHUB_STEP_SUMMARY" in summary["run"], name
+        assert summary["if"].replace(" ", "") == "${{!cancelled()}}", name
+        assert summary["env"]["RESULT"].replace(" ", "") == "${{steps.deploy.outputs.output}}", name
+        assert any(step.get("id") == "deploy" and action(step) == DAGGER for step in job["steps"]), name
+
+
+def run_summary_step(tmp_path: Path, result: str) -> str:
+    if shutil.which("jq") is None:
+        pytest.skip("jq is not installed (GitHub's runners have it); apt-get install jq to run this test")
+    data = load(DEPLOY)
+    script = data["jobs"]["dev"]["steps"][-1]["run"]
+    summary = tmp_path / "summary.md"
+    env = {
+        "PATH": os.environ["PATH"],
+        "SUMMARY_JQ": data["env"]["SUMMARY_JQ"],
+        "TITLE": "Deploy to dev",
+        "RESULT": result,
+        "GITHUB_STEP_SUMMARY": str(summary),
+    }
+    subprocess.run(["bash", "-euo", "pipefail", "-c", script], env=env, check=True)
+    return summary.read_text()
+
+
+def test_the_summary_step_turns_json_into_markdown_tables(tmp_path):
+    result = {
+        "environment": "dev",
+        "tag": "dev-main-202611251200",
+        "results": [
+            {"service": "frontend", "digest": "sha256:ab", "outcome": "succeeded", "detail": "a|b"},
+            {"service": "vllm", "outcome": "rolled-back", "seconds": 3.5},
+        ],
+    }
+    text = run_summary_step(tmp_path, json.dumps(result))
+    assert "### Deploy to dev" in text
+    assert "| environment | dev |" in text
+    assert "| service | digest | outcome | detail | seconds |" in text
+    assert "| frontend | sha256:ab | succeeded | a\\|b |  |" in text
+    assert "| vllm |  | rolled-back |  | 3.5 |" in text
+
+
+def test_the_summary_step_keeps_text_output_and_says_when_there_is_none(tmp_path):
+    assert "```\nplain text\n```" in run_summary_step(tmp_path, "plain text")
+    assert "No summary" in run_summary_step(tmp_path, "")
+
+
+# --------------------------------------------------------------------------- the linters
+
+
+def tool(path: Path, name: str) -> Path:
+    if not path.is_file():
+        pytest.fail(f"{name} is not installed at {path}: run scripts/lint-tools (then rerun the tests)")
+    return path
+
+
+def run_actionlint(*files: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}"}  # shellcheck
+    return subprocess.run(
+        [str(tool(ACTIONLINT, "actionlint")), "-no-color", *map(str, files)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+    )
+
+
+def run_zizmor(*files: Path) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in ("GH_TOKEN", "GITHUB_TOKEN", "ZIZMOR_GITHUB_TOKEN")}
+    return subprocess.run(
+        [str(tool(VENV_BIN / "zizmor", "zizmor")), "--offline", "--no-progress", "--color", "never", *map(str, files)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+    )
+
+
+def test_actionlint_reports_nothing():
+    result = run_actionlint(*WORKFLOWS)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_zizmor_reports_nothing():
+    result = run_zizmor(*WORKFLOWS)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_linters_do_catch_a_broken_copy(tmp_path):
+    """Guards against a linter silently checking nothing: a mutated copy must be flagged."""
+    broken = tmp_path / "deploy.yml"
+    text = DEPLOY.read_text()
+    text = re.sub(r"actions/checkout@[0-9a-f]{40}", "actions/checkout@v7", text, count=1)  # unpinned
+    text = text.replace('echo "### $TITLE"', 'echo "### ${{ github.head_ref }}"', 1)  # template injection
+    broken.write_text(text)
+    zizmor = run_zizmor(broken)
+    assert zizmor.returncode != 0
+    assert "unpinned-uses" in zizmor.stdout and "template-injection" in zizmor.stdout, zizmor.stdout
+
+    bad_shell = tmp_path / "shell.yml"
+    bad_shell.write_text("on: push\njobs:\n  a:\n    runs-on: ubuntu-24.04\n    steps:\n      - run: echo $FOO\n")
+    actionlint = run_actionlint(bad_shell)
+    assert actionlint.returncode != 0 and "SC2086" in actionlint.stdout, actionlint.stdout

@@ -59,9 +59,7 @@ class Dojangkok:
             list[str] | None,
             Doc("Plan only these services (repeat or comma-separate); default: every built service"),
         ] = None,
-        format: Annotated[OutputFormat, Doc("Output format: text (tables) or json (the same data)")] = (
-            OutputFormat.text
-        ),
+        format: Annotated[OutputFormat, Doc("text (tables, default) or json (the same data)")] = OutputFormat.text,
         registry: Annotated[
             str,
             Doc("Send every image to this registry instead of ECR / Artifact Registry, e.g. 127.0.0.1:5000"),
@@ -74,8 +72,7 @@ class Dojangkok:
             ),
         ] = None,
     ) -> str:
-        """Show what a deploy would do (tags, images, registries, targets, resources, cloud API calls), touching
-        nothing."""
+        """Show what a deploy would do, touching nothing: tags, images, targets, resources, cloud API calls."""
         when = datetime.now(UTC)
         inputs = {"branch": branch, "version": version, "commit": commit, "services": service, "when": when}
         # Refuse bad input before asking the engine for anything.

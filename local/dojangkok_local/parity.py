@@ -17,6 +17,7 @@ converted the way the CLI does it (GraphQL lowerCamel, then kebab-case).
 from __future__ import annotations
 
 import dataclasses
+import enum
 import re
 import shlex
 import sys
@@ -103,6 +104,7 @@ class Argument:
     name: str  # CLI spelling, without the leading `--`
     takes_value: bool  # False for booleans: `--dry-run`, not `--dry-run true`
     required: bool
+    choices: tuple[str, ...] = ()  # an enum's members (names and values); empty = any value
 
 
 @dataclasses.dataclass
@@ -156,11 +158,21 @@ def _arguments(fn: typing.Any) -> dict[str, Argument]:
         argument = Argument(
             name=cli_name(parameter.name),
             takes_value=_unwrap_optional(parameter.resolved_type) is not bool,
+            choices=_choices(parameter.resolved_type),
             # DefaultPath / DefaultAddress make an argument optional for the CLI though Python has no default.
             required=not (has_default or parameter.is_nullable or parameter.default_path or parameter.default_address),
         )
         arguments[argument.name] = argument
     return arguments
+
+
+def _choices(annotation: typing.Any) -> tuple[str, ...]:
+    annotation = _unwrap_optional(annotation)
+    if typing.get_origin(annotation) is list and len(typing.get_args(annotation)) == 1:
+        annotation = typing.get_args(annotation)[0]
+    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+        return tuple(dict.fromkeys([m.name for m in annotation] + [str(m.value) for m in annotation]))
+    return ()
 
 
 def _unwrap_optional(annotation: typing.Any) -> typing.Any:
@@ -396,8 +408,12 @@ def check_call(call: Call, module: ObjectSignature) -> list[Problem]:
             if argument is not None:
                 given.add(argument.name)
                 index += 1
+                value = word.split("=", 1)[1] if has_inline_value else None
                 if argument.takes_value and not has_inline_value:
+                    value = argv[index] if index < len(argv) else None
                     index = _skip_value(argv, index)
+                if argument.choices and value is not None:
+                    problems.extend(Problem(call, m) for m in _bad_choices(where, argument, value))
                 continue
             if flag in DAGGER_CLI_FLAGS:
                 index += 1
@@ -434,6 +450,18 @@ def check_call(call: Call, module: ObjectSignature) -> list[Problem]:
         return problems
     missing_required()
     return problems
+
+
+def _bad_choices(where: str, argument: Argument, value: str) -> list[str]:
+    """A literal value of an enum argument must be one of its members; `dev|prd` in docs means either."""
+    if any(marker in value for marker in ("$", "<", "GITHUB_EXPRESSION", "{", "*")):
+        return []  # filled in at run time: not ours to judge
+    allowed = ", ".join(argument.choices)
+    return [
+        f"{where} --{argument.name} has no value {choice!r} (it takes: {allowed})"
+        for choice in re.split(r"[|,]", value)
+        if choice and choice not in argument.choices
+    ]
 
 
 def _skip_value(argv: list[str], index: int) -> int:

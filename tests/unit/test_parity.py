@@ -6,6 +6,7 @@ against `dojangkok.main.Dojangkok`, and a mutated copy of a workflow shows the c
 
 from __future__ import annotations
 
+import enum
 import shutil
 import textwrap
 from pathlib import Path
@@ -22,6 +23,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 # A module of its own, so the fake objects never mix with the real module's registrations.
 fake = Module()
+
+
+class FakeEnv(enum.Enum):
+    dev = "dev"
+    prd = "prd"
+
+
+fake.enum_type(FakeEnv)
 
 
 @fake.object_type
@@ -57,8 +66,8 @@ class FakePipeline:
         return env
 
     @fake.function
-    def rollback_all(self, env: str) -> str:
-        return env
+    def rollback_all(self, env: FakeEnv) -> str:
+        return env.value
 
 
 @pytest.fixture(scope="module")
@@ -91,6 +100,7 @@ def test_signature_is_read_from_the_sdk_registry(module):
     assert module.functions["build"].returns is not None
     assert set(module.functions["build"].returns.functions) == {"publish", "container"}
     assert module.functions["deploy"].returns is None
+    assert module.functions["rollback-all"].arguments["env"].choices == ("dev", "prd")
 
 
 def test_a_class_that_is_not_a_dagger_object_is_refused():
@@ -129,6 +139,10 @@ def test_cli_names_are_kebab_case(name, cli):
         "dagger call deploy --env dev --json -o result.json",
         "dagger call deploy --help",
         "dagger call deploy --env dev [--branch B]",  # usage notation in docs
+        "dagger call rollback-all --env prd",
+        "dagger call rollback-all --env=dev",
+        "dagger call rollback-all --env dev|prd",  # usage notation: either
+        'dagger call rollback-all --env "$TARGET_ENV"',  # filled in at run time
     ],
 )
 def test_calls_that_match_the_module(text, module):
@@ -147,6 +161,8 @@ def test_calls_that_match_the_module(text, module):
         ("dagger call build --tag t", "function 'build' has no argument --tag"),
         ("dagger call --sauce . build", "the FakePipeline constructor has no argument --sauce"),
         ("dagger call", "names no function"),
+        ("dagger call rollback-all --env prod", "--env has no value 'prod' (it takes: dev, prd)"),
+        ("dagger call rollback-all --env=staging", "--env has no value 'staging'"),
     ],
 )
 def test_calls_that_do_not_match_the_module(text, expected, module):
@@ -287,6 +303,7 @@ def test_workflows_and_readme_match_the_module():
     [
         ("call: plan --env dev", "call: plan-it --env dev", "has no function 'plan-it'"),
         ('--env dev --branch "$BRANCH"\n', '--env dev --brunch "$BRANCH"\n', "has no argument --brunch"),
+        ("call: plan --env dev", "call: plan --env prod", "--env has no value 'prod'"),
     ],
 )
 def test_a_renamed_function_or_flag_in_a_workflow_copy_breaks_parity(tmp_path, before, after, expected):

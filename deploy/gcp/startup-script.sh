@@ -1,6 +1,6 @@
 #!/bin/bash
 # Startup script of a Dojangkok instance template (one per release), rendered by
-# ci/src/dojangkok/deploy/rolling.py: every {{ name }} below is filled from the service catalogue and the
+# ci/src/dojangkok/deploy/rolling.py: every double-braced name below is filled from the service catalogue and the
 # release's image reference (by digest), each value shell-quoted. Runs as root on Container-Optimized OS at
 # every boot, so it must be idempotent. The managed instance group's health check on {{ port }}{{ health_path }}
 # decides whether this instance serves; nothing here reports health itself.

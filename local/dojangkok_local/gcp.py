@@ -225,7 +225,8 @@ class FakeGcpServer:
                                    request_handler=_QuietHandler)
         self.port = self._server.server_port
         self.endpoint = f"http://127.0.0.1:{self.port}"
-        self._threads = [threading.Thread(target=self._server.serve_forever, daemon=True)]
+        self._threads = [threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                          daemon=True)]
         self._stop = threading.Event()
         if tick_seconds > 0:
             self._threads.append(threading.Thread(target=self._ticker, args=(tick_seconds,), daemon=True))

@@ -64,6 +64,7 @@ class Group:
     body: dict  # the resource as the API returns it, minus status/currentActions (computed)
     instances: list[Instance] = field(default_factory=list)
     serial: itertools.count = field(default_factory=lambda: itertools.count(1))
+    history: list[tuple[int, int]] = field(default_factory=list)  # (healthy, not being deleted) after each tick
 
 
 class Compute:
@@ -333,6 +334,8 @@ class Compute:
             kept.append(inst)
         group.instances = kept
         self._roll(group)
+        live = [i for i in group.instances if i.action != "DELETING"]
+        group.history.append((sum(i.action == "NONE" for i in live), len(live)))
 
     def _roll(self, group: Group) -> None:
         spec = group.body

@@ -1,0 +1,102 @@
+"""Fixtures for the GCP emulator tests: the fake on 127.0.0.1, real google-cloud clients pointed at it, and the
+instance groups / delivery pipeline built through those clients the way production has them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import pytest
+from dojangkok.deploy.cloud_deploy import CloudDeploy
+from dojangkok.deploy.rolling import GcpClients, RollingUpdate, gcp_clients
+from dojangkok_local.gcp import FakeGcpServer, running
+from gcp_support import GROUPS, PIPELINE, PROJECT, REGION, SIZES, TARGET, ZONE, FakeClock, health_check, image
+from google.cloud import compute_v1, deploy_v1
+
+
+@pytest.fixture
+def gcp() -> Iterator[FakeGcpServer]:
+    with running() as server:
+        yield server
+
+
+@pytest.fixture
+def clients(gcp: FakeGcpServer) -> GcpClients:
+    return gcp_clients(PROJECT, endpoint=gcp.endpoint)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def rolling(clients: GcpClients, clock: FakeClock) -> Callable[..., RollingUpdate]:
+    def make(**overrides) -> RollingUpdate:
+        settings = dict(project=PROJECT, zone=ZONE, templates=clients.templates, groups=clients.groups,
+                        network=f"projects/{PROJECT}/global/networks/dojangkok",
+                        subnetwork=f"projects/{PROJECT}/regions/{REGION}/subnetworks/dojangkok-ai-private",
+                        service_account=f"dojangkok-ai@{PROJECT}.iam.gserviceaccount.com",
+                        sleep=clock.sleep, clock=clock, retry_initial=0.01, retry_maximum=0.05)
+        settings.update(overrides)
+        return RollingUpdate(**settings)
+
+    return make
+
+
+@dataclass
+class Production:
+    templates: dict[str, str]  # service -> the template its group runs
+
+
+@pytest.fixture
+def production(gcp: FakeGcpServer, clients: GcpClients, rolling) -> Production:
+    """Both GCP groups on release 1: health-checked, proactive, stable. The call log starts empty."""
+    driver = rolling()
+    templates = {}
+    for service, group in GROUPS.items():
+        template = driver.instance_template(service, image(service, 1), group=group)
+        clients.templates.insert(project=PROJECT, instance_template_resource=template).result()
+        mig = compute_v1.InstanceGroupManager(
+            name=group,
+            base_instance_name=group,
+            instance_template=driver.template_url(template.name),
+            target_size=SIZES[service],
+            auto_healing_policies=[compute_v1.InstanceGroupManagerAutoHealingPolicy(
+                health_check=health_check(service), initial_delay_sec=300)],
+            update_policy=compute_v1.InstanceGroupManagerUpdatePolicy(
+                type_="PROACTIVE", minimal_action="REPLACE",
+                max_surge=compute_v1.FixedOrPercent(fixed=1), max_unavailable=compute_v1.FixedOrPercent(fixed=0)),
+        )
+        clients.groups.insert(project=PROJECT, zone=ZONE, instance_group_manager_resource=mig).result()
+        templates[service] = template.name
+    gcp.settle()
+    gcp.reset_calls()
+    return Production(templates)
+
+
+@pytest.fixture
+def cloud_deploy(gcp: FakeGcpServer, clients: GcpClients, clock: FakeClock) -> Callable[..., CloudDeploy]:
+    def make(**overrides) -> CloudDeploy:
+        settings = dict(client=clients.deploy, project=PROJECT, region=REGION, pipeline=PIPELINE, target=TARGET,
+                        sleep=clock.sleep, clock=clock, retry_initial=0.01, retry_maximum=0.05)
+        settings.update(overrides)
+        return CloudDeploy(**settings)
+
+    return make
+
+
+@pytest.fixture
+def pipeline(gcp: FakeGcpServer, clients: GcpClients, cloud_deploy) -> str:
+    """A delivery pipeline dev -> prd whose prd target runs ai-server release 1. The call log starts empty."""
+    parent = f"projects/{PROJECT}/locations/{REGION}"
+    for target in ("dev", TARGET):
+        clients.deploy.create_target(parent=parent, target_id=target, target=deploy_v1.Target(
+            description=f"Dojangkok {target}", require_approval=False)).result()
+    clients.deploy.create_delivery_pipeline(parent=parent, delivery_pipeline_id=PIPELINE,
+                                            delivery_pipeline=deploy_v1.DeliveryPipeline(serial_pipeline={
+                                                "stages": [{"target_id": "dev"}, {"target_id": TARGET}]})).result()
+    first = cloud_deploy().deploy("ai-server", image("ai-server", 1))
+    assert first.outcome == "succeeded", first.detail
+    gcp.reset_calls()
+    return first.new

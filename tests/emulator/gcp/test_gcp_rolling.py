@@ -1,0 +1,198 @@
+"""RollingUpdate against the GCP fake, through the real google-cloud-compute REST clients."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+from dojangkok.deploy import DeployError, Outcome
+from dojangkok.deploy.rolling import LABEL_PREVIOUS, last_segment
+from gcp_support import GROUPS, PROJECT, SIZES, ZONE, image
+
+pytestmark = pytest.mark.emulator
+
+
+def group_state(clients, service):
+    return clients.groups.get(project=PROJECT, zone=ZONE, instance_group_manager=GROUPS[service])
+
+
+def instance_templates(clients, service):
+    listed = clients.groups.list_managed_instances(project=PROJECT, zone=ZONE, instance_group_manager=GROUPS[service])
+    return [last_segment(i.version.instance_template) for i in listed]
+
+
+def history(gcp, service) -> list[tuple[int, int]]:
+    """(healthy, live) instances of the group after each tick of the fake."""
+    return gcp.fake.compute.groups[(PROJECT, ZONE, GROUPS[service])].history
+
+
+def wire_counts(gcp) -> dict[str, int]:
+    return dict(Counter(c["api"] for c in gcp.calls()))
+
+
+def test_rolling_update_reaches_its_target(gcp, clients, rolling, production):
+    before = len(history(gcp, "ai-server"))
+    result = rolling().deploy("ai-server", image("ai-server", 2), group=GROUPS["ai-server"])
+
+    assert result.outcome is Outcome.SUCCEEDED, result.detail
+    assert result.previous == production.templates["ai-server"]
+    assert result.new != result.previous and result.new.startswith(GROUPS["ai-server"])
+    assert result.api_calls == wire_counts(gcp)  # the driver's count is what went over the wire
+    assert result.api_calls["compute.globalOperations.get"] >= 1  # operations polled the fake, not googleapis.com
+
+    mig = group_state(clients, "ai-server")
+    assert last_segment(mig.instance_template) == result.new
+    assert mig.status.is_stable and mig.status.version_target.is_reached
+    assert mig.update_policy.type_ == "PROACTIVE" and mig.update_policy.minimal_action == "REPLACE"
+    assert mig.update_policy.max_surge.fixed == 1 and mig.update_policy.max_unavailable.fixed == 0
+    assert mig.auto_healing_policies[0].health_check.endswith("dojangkok-ai-server")  # auto-healing kept
+    assert instance_templates(clients, "ai-server") == [result.new] * SIZES["ai-server"]
+
+    template = clients.templates.get(project=PROJECT, instance_template=result.new)
+    assert template.properties.labels[LABEL_PREVIOUS] == result.previous
+    # Gradual: never fewer healthy instances than the group's size, never more than one extra.
+    during = history(gcp, "ai-server")[before:]
+    assert len(during) > SIZES["ai-server"] * 2  # it took several steps
+    assert min(healthy for healthy, _ in during) >= SIZES["ai-server"]
+    assert max(live for _, live in during) == SIZES["ai-server"] + 1
+    assert len({t for t in (instance_templates(clients, "vllm"))}) == 1  # the other group untouched
+
+
+def test_vllm_template_has_a_t4_and_terminates_on_maintenance(clients, rolling, production):
+    result = rolling().deploy("vllm", image("vllm", 2), group=GROUPS["vllm"])
+    assert result.outcome is Outcome.SUCCEEDED, result.detail
+
+    props = clients.templates.get(project=PROJECT, instance_template=result.new).properties
+    assert props.machine_type == "g2-standard-4"
+    assert [(a.accelerator_type, a.accelerator_count) for a in props.guest_accelerators] == [("nvidia-tesla-t4", 1)]
+    assert props.scheduling.on_host_maintenance == "TERMINATE"
+    assert props.labels["dojangkok-service"] == "vllm"
+    script = next(i.value for i in props.metadata.items if i.key == "startup-script")
+    assert image("vllm", 2) in script and "MEMORY_MIB=16384" in script and "GPU=true" in script
+
+    ai = clients.templates.get(project=PROJECT, instance_template=production.templates["ai-server"]).properties
+    assert ai.machine_type == "n2d-standard-2" and not ai.guest_accelerators
+    assert not ai.network_interfaces[0].access_configs  # private: no public address
+
+
+def test_release_failing_health_goes_back_to_the_previous_template(gcp, clients, rolling, production):
+    before = len(history(gcp, "ai-server"))
+    bad = image("ai-server", 2)
+    gcp.mark_unhealthy(image=bad)
+
+    result = rolling().deploy("ai-server", bad, group=GROUPS["ai-server"])
+
+    assert result.outcome is Outcome.ROLLED_BACK, result.detail
+    assert "failing their health checks" in result.detail
+    assert result.api_calls == wire_counts(gcp)
+    mig = group_state(clients, "ai-server")
+    assert last_segment(mig.instance_template) == production.templates["ai-server"]
+    assert mig.status.is_stable
+    assert instance_templates(clients, "ai-server") == [production.templates["ai-server"]] * SIZES["ai-server"]
+    assert min(healthy for healthy, _ in history(gcp, "ai-server")[before:]) >= SIZES["ai-server"]  # no lost capacity
+
+
+def test_release_that_never_stabilises_times_out_and_rolls_back(gcp, clients, clock, rolling, production):
+    gcp.mark_unhealthy(image=image("vllm", 2))
+    driver = rolling(failing_polls=0, timeout=900)  # only the timeout can end it
+
+    result = driver.deploy("vllm", image("vllm", 2), group=GROUPS["vllm"])
+
+    assert result.outcome is Outcome.ROLLED_BACK, result.detail
+    assert "within 900s" in result.detail
+    assert clock.now >= 900
+    assert last_segment(group_state(clients, "vllm").instance_template) == production.templates["vllm"]
+    assert result.api_calls["compute.instanceGroupManagers.patch"] == 2  # forward, then back
+
+
+@pytest.mark.parametrize("service", sorted(GROUPS))
+def test_rollback_returns_each_service_to_its_previous_release(gcp, clients, rolling, production, service):
+    deployed = rolling().deploy(service, image(service, 2), group=GROUPS[service])
+    assert deployed.outcome is Outcome.SUCCEEDED, deployed.detail
+
+    result = rolling().rollback(service, group=GROUPS[service])
+
+    assert result.outcome is Outcome.SUCCEEDED, result.detail
+    assert (result.previous, result.new) == (deployed.new, production.templates[service])
+    assert result.image == image(service, 1)
+    mig = group_state(clients, service)
+    assert last_segment(mig.instance_template) == production.templates[service] and mig.status.is_stable
+    assert instance_templates(clients, service) == [production.templates[service]] * SIZES[service]
+
+
+def test_rollback_with_no_history_says_so(gcp, rolling, production):
+    with pytest.raises(DeployError, match="nothing to roll back to"):
+        rolling().rollback("ai-server", group=GROUPS["ai-server"])
+
+
+def test_transient_errors_are_retried(gcp, rolling, production):
+    gcp.fail("compute.instanceGroupManagers.patch", status=503, times=2)
+    gcp.fail("compute.instanceTemplates.insert", status=429, times=1)
+
+    result = rolling().deploy("ai-server", image("ai-server", 2), group=GROUPS["ai-server"])
+
+    assert result.outcome is Outcome.SUCCEEDED, result.detail
+    assert result.api_calls["compute.instanceGroupManagers.patch"] == 3
+    assert result.api_calls["compute.instanceTemplates.insert"] == 2
+    assert result.api_calls == wire_counts(gcp)
+
+
+def test_deploying_what_runs_changes_nothing(gcp, rolling, production):
+    result = rolling().deploy("ai-server", image("ai-server", 1), group=GROUPS["ai-server"])
+    assert result.outcome is Outcome.SUCCEEDED
+    assert result.new == result.previous == production.templates["ai-server"]
+    assert [c["api"] for c in gcp.calls()] == ["compute.instanceGroupManagers.get"]
+
+
+@pytest.mark.parametrize(
+    ("service", "ref", "message"),
+    [
+        ("nope", image("ai-server", 2), "unknown service"),
+        ("frontend", image("ai-server", 2), "not by a GCP rolling update"),
+        ("ai-server", "asia-northeast3-docker.pkg.dev/p/dojangkok/ai-server:latest", "not a reference by digest"),
+        ("ai-server", "asia-northeast3-docker.pkg.dev/p/dojangkok/ai-server@sha256:1234", "not a reference by digest"),
+        ("ai-server", "ai-server@sha256:" + "a" * 64, "not a reference by digest"),
+    ],
+)
+def test_bad_input_fails_before_any_api_call(gcp, rolling, production, service, ref, message):
+    driver = rolling()
+    with pytest.raises(DeployError, match=message):
+        driver.deploy(service, ref, group=GROUPS["ai-server"])
+    with pytest.raises(DeployError, match=message):
+        driver.plan(service, ref, group=GROUPS["ai-server"])
+    assert gcp.calls() == []
+
+
+def test_bad_target_fails_before_any_api_call(gcp, rolling, production):
+    with pytest.raises(DeployError, match="not a GCP resource name"):
+        rolling().deploy("ai-server", image("ai-server", 2), group="Bad_Group")
+    with pytest.raises(DeployError, match="unknown service"):
+        rolling().rollback("nope", group=GROUPS["ai-server"])
+    with pytest.raises(DeployError, match="no GCP zone"):
+        rolling(zone="").deploy("ai-server", image("ai-server", 2), group=GROUPS["ai-server"])
+    assert gcp.calls() == []
+
+
+def test_plan_lists_the_calls_and_makes_none(gcp, rolling, production):
+    steps = rolling().plan("vllm", image("vllm", 2), group=GROUPS["vllm"])
+    assert [s.api for s in steps][:4] == [
+        "compute.instanceGroupManagers.get",
+        "compute.instanceTemplates.insert",
+        "compute.globalOperations.get",
+        "compute.instanceGroupManagers.patch",
+    ]
+    insert = steps[1].body
+    assert insert["properties"]["machine_type"] == "g2-standard-4"
+    assert steps[3].body["update_policy"]["type_"] == "PROACTIVE"
+    assert gcp.calls() == []
+
+
+def test_group_without_a_health_check_is_refused(gcp, clients, rolling, production):
+    from google.cloud import compute_v1
+
+    driver = rolling()
+    clients.groups.insert(project=PROJECT, zone=ZONE, instance_group_manager_resource=compute_v1.InstanceGroupManager(
+        name="dojangkok-ai-server-unchecked", target_size=1,
+        instance_template=driver.template_url(production.templates["ai-server"]))).result()
+    with pytest.raises(DeployError, match="no auto-healing health check"):
+        driver.deploy("ai-server", image("ai-server", 2), group="dojangkok-ai-server-unchecked")

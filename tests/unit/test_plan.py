@@ -209,7 +209,8 @@ def test_json_and_text_carry_the_same_data(plan):
             assert svc[key] in block, (svc["service"], key)
         for value in (*svc["target_details"].values(), *svc["api_calls"], *svc["platforms"]):
             assert value in text
-        assert ", ".join(svc["api_calls"]) in block
+        calls = block[block.index("api calls") :].splitlines()[: len(svc["api_calls"])]
+        assert [line.split()[-1] for line in calls] == svc["api_calls"]  # one per line, in order
         resources = f"{format_memory(svc['memory_mib'])} / {svc['cpus']:g} vCPU, {svc['instance_type']}"
         assert resources in text
         for word in (svc["cloud"], svc["strategy"], svc["accelerator"]):
@@ -366,3 +367,36 @@ async def test_plan_function_refuses_bad_input_before_touching_the_source():
             env=Environment.prd, version="v1.0.2", commit=SHA, override=["DOJANGKOK_PRD_X=1"]
         )
     assert source.reads == []
+
+
+# ------------------------------------------------------------------------------------------ agreement with deploy
+
+
+def _unique(names):
+    return list(dict.fromkeys(names))
+
+
+def test_api_calls_follow_the_deploy_drivers():
+    """The plan names the calls the real drivers would make (their own dry-run lists), so the two cannot drift."""
+    blue_green = pytest.importorskip("dojangkok.deploy.blue_green")
+    rolling = pytest.importorskip("dojangkok.deploy.rolling")
+    cloud_deploy = pytest.importorskip("dojangkok.deploy.cloud_deploy")
+    digest = "@sha256:" + "0" * 64
+
+    driver = blue_green.BlueGreen(blue_green.AwsClients(s3=None, codedeploy=None), bucket="dojangkok-prd-bundles")
+    calls = driver.plan(
+        "frontend", f"1.dkr.ecr.r.amazonaws.com/dojangkok/frontend{digest}", application="a", deployment_group="g"
+    )
+    expected = _unique(f"{c.service}:{c.operation}" for c in calls)
+    assert expected[-1] == "codedeploy:StopDeployment" and "StopDeployment" in by_name(prd())["frontend"].on_failure
+    assert ["ecr:GetAuthorizationToken", *expected[:-1]] == list(BLUE_GREEN_CALLS)
+
+    driver = rolling.RollingUpdate(project="p", zone="asia-northeast3-b", templates=None, groups=None)
+    calls = driver.plan("vllm", f"asia-northeast3-docker.pkg.dev/p/dojangkok/vllm{digest}", group="g")
+    assert _unique(c.api for c in calls) == list(ROLLING_CALLS)
+
+    driver = cloud_deploy.CloudDeploy(client=None, project="p", region="asia-northeast3", pipeline="ai", target="prd")
+    calls = driver.plan("vllm", f"asia-northeast3-docker.pkg.dev/p/dojangkok/vllm{digest}")
+    expected = _unique(c.api for c in calls)
+    assert expected[-1] == "clouddeploy.deliveryPipelines.rollbackTarget"
+    assert expected[:-1] == list(CLOUD_DEPLOY_CALLS)

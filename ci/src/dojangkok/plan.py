@@ -35,29 +35,37 @@ class PlanError(ValueError):
     """The release inputs do not fit the environment (e.g. a version for dev); the message names the fix."""
 
 
-# The cloud API calls a deploy makes, in order; publish's registry pushes are OCI requests, not listed here.
+# The cloud API calls a deploy makes, each named once in first-use order (polls repeat the read calls). They follow
+# the drivers in dojangkok.deploy (BlueGreen / RollingUpdate / CloudDeploy .plan()), which need a digest and clients;
+# publish's registry pushes are OCI requests, not listed.
 BLUE_GREEN_CALLS = (
     "ecr:GetAuthorizationToken",  # registry password for the push (publish)
-    "codedeploy:GetDeploymentGroup",  # BLUE_GREEN + WITH_TRAFFIC_CONTROL, and the revision serving now
+    "codedeploy:GetDeploymentGroup",  # refuse unless BLUE_GREEN + WITH_TRAFFIC_CONTROL
+    "codedeploy:GetDeployment",  # what serves now; later polled until Succeeded / Failed / Stopped
     "s3:PutObject",  # the revision bundle: appspec.yml + hooks that pull the image by digest
     "codedeploy:CreateDeployment",
-    "codedeploy:GetDeployment",  # polled until Succeeded, or Failed/Stopped (CodeDeploy rolls back)
 )
 ROLLING_CALLS = (
-    "compute.instanceGroupManagers.get",  # the template serving now: the rollback point
+    "compute.instanceGroupManagers.get",  # the current template (the rollback point); later polled until stable
     "compute.instanceTemplates.insert",  # one template per release, image by digest
+    "compute.globalOperations.get",
     "compute.instanceGroupManagers.patch",  # PROACTIVE, maxSurge >= 1, maxUnavailable 0
-    "compute.zoneOperations.wait",
-    # then instanceGroupManagers.get again, polled until the version target is reached and the group is stable
+    "compute.zoneOperations.get",
 )
 CLOUD_DEPLOY_CALLS = (
     "clouddeploy.deliveryPipelines.get",
-    "clouddeploy.releases.create",  # the release creates the first rollout
+    "clouddeploy.releases.list",  # the release the target runs now (the rollback point)
+    "clouddeploy.releases.create",
+    "clouddeploy.releases.get",
+    "clouddeploy.rollouts.create",
     "clouddeploy.rollouts.get",  # polled until SUCCEEDED or FAILED
 )
-BLUE_GREEN_ROLLBACK = "CodeDeploy automatic rollback: traffic stays on blue, green is terminated"
+BLUE_GREEN_ROLLBACK = (
+    "CodeDeploy rolls back by itself and traffic stays on blue; on timeout codedeploy:StopDeployment "
+    "with autoRollbackEnabled"
+)
 ROLLING_ROLLBACK = "compute.instanceGroupManagers.patch back to the previous instance template"
-CLOUD_DEPLOY_ROLLBACK = "Cloud Deploy rollback to the previous release's rollout"
+CLOUD_DEPLOY_ROLLBACK = "clouddeploy.deliveryPipelines.rollbackTarget to the previous release"
 
 
 @dataclass(frozen=True)
@@ -309,7 +317,7 @@ def _render_text(plan: Plan) -> str:
             ("digest", "resolved at publish; the deploy references the image by digest"),
             ("target", s.target),
             *((key.replace("_", " "), value) for key, value in s.target_details.items()),
-            ("api calls", ", ".join(s.api_calls)),
+            *((("api calls" if i == 0 else ""), call) for i, call in enumerate(s.api_calls)),
             ("on failure", s.on_failure),
         ]
         lines += ["", f"{s.service}:", *("  " + line for line in _table(details))]

@@ -27,7 +27,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from dojangkok.catalogue import Cloud, Service, Strategy
+from dojangkok.catalogue import Cloud, Service, Strategy, UnknownServiceError
 from dojangkok.catalogue import service as catalogue_service
 from dojangkok.deploy import DeployError, DeployResult, Outcome
 
@@ -142,7 +142,10 @@ def validate_image(image: str) -> re.Match[str]:
 
 def blue_green_service(service: Service | str) -> Service:
     """The catalogue entry, refusing anything that is not an AWS Blue/Green service."""
-    entry = catalogue_service(service) if isinstance(service, str) else service
+    try:
+        entry = catalogue_service(service) if isinstance(service, str) else service
+    except UnknownServiceError as error:
+        raise DeployError(str(error)) from error
     if entry.cloud is not Cloud.AWS or entry.strategy is not Strategy.BLUE_GREEN:
         raise DeployError(
             f"{entry.name} is not deployed with CodeDeploy Blue/Green (it is {entry.cloud} {entry.strategy}); "

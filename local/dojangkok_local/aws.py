@@ -1,0 +1,304 @@
+"""The local AWS: moto in server mode behind a small front of our own, both on 127.0.0.1 only.
+
+boto3 talks to the front exactly as to AWS (only `endpoint_url` differs). The front
+- answers CodeDeploy (`X-Amz-Target: CodeDeploy_20141006.*`) itself, with a deployment lifecycle moto lacks
+  (see aws_codedeploy.py), acting on moto's EC2 / Auto Scaling / ELBv2 state;
+- forwards every other request (S3, ECR, EC2, Auto Scaling, ELBv2, ...) to moto unchanged;
+- records every API call it receives, so tests can assert that bad input made no cloud call.
+
+Control endpoints (never recorded):
+    GET    /_dojangkok/health          ready check
+    GET    /_dojangkok/calls           {"calls": [{"service", "operation", "method", "path", "time"}, ...]}
+    DELETE /_dojangkok/calls           forget the recorded calls
+    PUT    /_dojangkok/green           {"application", "deploymentGroup", "health": "healthy"|"unhealthy"|"hang"}
+    PUT    /_dojangkok/timing          {"stepSeconds": 0.05, "minuteSeconds": 0.1}
+    POST   /_dojangkok/reset           empty moto, CodeDeploy, behaviours and the call log
+
+Run it:  python -m dojangkok_local.aws --port 4566
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import http.client
+import json
+import logging
+import re
+import signal
+import sys
+import threading
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from moto.server import ThreadedMotoServer
+from werkzeug.serving import WSGIRequestHandler, make_server
+from werkzeug.wrappers import Request, Response
+
+from dojangkok_local.aws_codedeploy import GREEN_HEALTH, ApiError, CodeDeploy, Timing
+
+HOST = "127.0.0.1"  # never another interface: nothing here may be reachable from outside this machine
+CONTROL = "/_dojangkok/"
+CODEDEPLOY_TARGET = "CodeDeploy_20141006."
+CREDENTIAL_SCOPE = re.compile(r"Credential=[^/,]+/\d{8}/(?P<region>[^/]+)/(?P<service>[^/]+)/aws4_request")
+HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "host", "expect"}
+
+
+class AwsEmulator:
+    """moto plus our CodeDeploy front. `start()` / `stop()`, or use `aws_emulator()`."""
+
+    def __init__(self, port: int = 0, *, step_seconds: float = 0.05, minute_seconds: float = 0.1) -> None:
+        self._port = port
+        self.timing = Timing(step_seconds=step_seconds, minute_seconds=minute_seconds)
+        self._calls: list[dict[str, Any]] = []
+        self._calls_lock = threading.Lock()
+        self._moto: ThreadedMotoServer | None = None
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+        self.codedeploy: CodeDeploy | None = None
+
+    # -- lifecycle ----------------------------------------------------------------------------------------------
+
+    def start(self) -> AwsEmulator:
+        self._moto = ThreadedMotoServer(ip_address=HOST, port=0, verbose=False)
+        self._moto.start()
+        host, port = self._moto.get_host_and_port()
+        self.moto_endpoint = f"http://{host}:{port}"
+        self.codedeploy = CodeDeploy(self.moto_endpoint, self.timing)
+        self._server = make_server(HOST, self._port, self._wsgi, threaded=True, request_handler=_QuietHandler)
+        self.endpoint = f"http://{HOST}:{self._server.server_port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, name="aws-emulator", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self.codedeploy:
+            self.codedeploy.reset()  # ends the deployment threads
+        if self._server:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._moto:
+            self._moto.stop()
+
+    # -- control (in process; the same as the HTTP control endpoints) -------------------------------------------
+
+    def calls(self) -> list[dict[str, Any]]:
+        with self._calls_lock:
+            return list(self._calls)
+
+    def reset_calls(self) -> None:
+        with self._calls_lock:
+            self._calls.clear()
+
+    def reset(self) -> None:
+        assert self.codedeploy is not None
+        self.codedeploy.reset()
+        reset = urllib.request.Request(f"{self.moto_endpoint}/moto-api/reset", method="POST")  # noqa: S310 - our moto
+        urllib.request.urlopen(reset, timeout=30).read()  # noqa: S310
+        self.reset_calls()
+
+    # -- the front ----------------------------------------------------------------------------------------------
+
+    def _wsgi(self, environ: dict, start_response: Any) -> Any:
+        request = Request(environ)
+        if request.path.startswith(CONTROL):
+            response = self._control(request)
+        else:
+            body = request.get_data(cache=True, parse_form_data=False)
+            self._record(request, body)
+            target = request.headers.get("X-Amz-Target", "")
+            if target.startswith(CODEDEPLOY_TARGET):
+                response = self._codedeploy(request, target.removeprefix(CODEDEPLOY_TARGET), body)
+            else:
+                response = self._forward(request, body)
+        return response(environ, start_response)
+
+    def _codedeploy(self, request: Request, operation: str, body: bytes) -> Response:
+        assert self.codedeploy is not None
+        scope = CREDENTIAL_SCOPE.search(request.headers.get("Authorization", ""))
+        region = scope["region"] if scope else "us-east-1"
+        try:
+            payload = json.loads(body or b"{}")
+            result = self.codedeploy.handle(operation, payload, region)
+            status = 200
+        except ApiError as error:
+            result, status = {"__type": error.code, "message": error.message}, error.status
+        except json.JSONDecodeError as error:
+            result, status = {"__type": "SerializationException", "message": str(error)}, 400
+        return Response(
+            json.dumps(result),
+            status=status,
+            headers={"Content-Type": "application/x-amz-json-1.1", "x-amzn-RequestId": _request_id()},
+        )
+
+    def _forward(self, request: Request, body: bytes) -> Response:
+        target = urlsplit(self.moto_endpoint)
+        connection = http.client.HTTPConnection(target.hostname, target.port, timeout=120)
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP | {"content-length"}}
+        headers["Host"] = target.netloc
+        headers["Content-Length"] = str(len(body))
+        try:
+            connection.request(request.method, _raw_path(request), body=body, headers=headers)
+            answer = connection.getresponse()
+            data = answer.read()
+            out = [(k, v) for k, v in answer.getheaders() if k.lower() not in HOP_BY_HOP]
+            return Response(data, status=answer.status, headers=out)
+        finally:
+            connection.close()
+
+    def _control(self, request: Request) -> Response:
+        assert self.codedeploy is not None
+        name = request.path.removeprefix(CONTROL).strip("/")
+        try:
+            payload = request.get_json(silent=True) or {}
+            if name == "health" and request.method == "GET":
+                return _json({"status": "ok", "endpoint": self.endpoint})
+            if name == "calls" and request.method == "GET":
+                return _json({"calls": self.calls()})
+            if name == "calls" and request.method == "DELETE":
+                self.reset_calls()
+                return _json({"calls": []})
+            if name == "green" and request.method == "PUT":
+                self.codedeploy.set_green_health(payload["application"], payload["deploymentGroup"], payload["health"])
+                return _json({"ok": True})
+            if name == "timing" and request.method == "PUT":
+                self.timing.step_seconds = float(payload.get("stepSeconds", self.timing.step_seconds))
+                self.timing.minute_seconds = float(payload.get("minuteSeconds", self.timing.minute_seconds))
+                return _json({"stepSeconds": self.timing.step_seconds, "minuteSeconds": self.timing.minute_seconds})
+            if name == "reset" and request.method == "POST":
+                self.reset()
+                return _json({"ok": True})
+        except (KeyError, ValueError) as error:
+            return _json({"error": f"bad control request: {error}; green health is one of {GREEN_HEALTH}"}, 400)
+        return _json({"error": f"no control endpoint {request.method} {request.path}"}, 404)
+
+    def _record(self, request: Request, body: bytes) -> None:
+        scope = CREDENTIAL_SCOPE.search(request.headers.get("Authorization", ""))
+        service = scope["service"] if scope else "unknown"
+        target = request.headers.get("X-Amz-Target", "")
+        if target:
+            operation = target.rsplit(".", 1)[-1]
+        elif service == "s3":
+            operation = _s3_operation(request)
+        else:
+            form = parse_qs(body.decode("utf-8", "replace")) if body else {}
+            operation = (form.get("Action") or request.args.getlist("Action") or [f"{request.method} {request.path}"])[
+                0
+            ]
+        entry = {
+            "service": service,
+            "operation": operation,
+            "method": request.method,
+            "path": request.path,
+            "time": time.time(),
+        }
+        with self._calls_lock:
+            self._calls.append(entry)
+
+
+class EmulatorControl:
+    """The control endpoints over HTTP, for tests and scripts (works against an emulator in another process)."""
+
+    def __init__(self, endpoint: str) -> None:
+        self.endpoint = endpoint.rstrip("/")
+
+    def _call(self, method: str, name: str, payload: dict | None = None) -> dict:
+        data = json.dumps(payload).encode() if payload is not None else None
+        url = f"{self.endpoint}{CONTROL}{name}"
+        request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})  # noqa: S310
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - 127.0.0.1 only
+            return json.loads(response.read())
+
+    def calls(self) -> list[dict]:
+        return self._call("GET", "calls")["calls"]
+
+    def reset_calls(self) -> None:
+        self._call("DELETE", "calls")
+
+    def set_green_health(self, application: str, deployment_group: str, health: str) -> None:
+        self._call("PUT", "green", {"application": application, "deploymentGroup": deployment_group, "health": health})
+
+    def set_timing(self, *, step_seconds: float, minute_seconds: float) -> None:
+        self._call("PUT", "timing", {"stepSeconds": step_seconds, "minuteSeconds": minute_seconds})
+
+    def reset(self) -> None:
+        self._call("POST", "reset")
+
+
+@contextlib.contextmanager
+def aws_emulator(port: int = 0, *, step_seconds: float = 0.05, minute_seconds: float = 0.1) -> Iterator[AwsEmulator]:
+    """A running emulator for the duration of the block; prints its endpoint."""
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto logs every request otherwise
+    emulator = AwsEmulator(port, step_seconds=step_seconds, minute_seconds=minute_seconds).start()
+    print(f"AWS emulator on {emulator.endpoint} (moto behind it on {emulator.moto_endpoint})", file=sys.stderr)
+    try:
+        yield emulator
+    finally:
+        emulator.stop()
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass
+
+
+def _json(payload: dict, status: int = 200) -> Response:
+    return Response(json.dumps(payload), status=status, content_type="application/json")
+
+
+def _request_id() -> str:
+    return str(uuid.uuid4())
+
+
+def _raw_path(request: Request) -> str:
+    """The path exactly as the client sent it (S3 keys keep their percent-encoding)."""
+    raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI")
+    return raw or (request.full_path if request.query_string else request.path)
+
+
+def _s3_operation(request: Request) -> str:
+    parts = [p for p in request.path.split("/") if p]
+    on_object = len(parts) > 1
+    names = {
+        ("PUT", False): "CreateBucket",
+        ("PUT", True): "PutObject",
+        ("GET", False): "ListObjects",
+        ("GET", True): "GetObject",
+        ("HEAD", False): "HeadBucket",
+        ("HEAD", True): "HeadObject",
+        ("DELETE", False): "DeleteBucket",
+        ("DELETE", True): "DeleteObject",
+        ("POST", False): "DeleteObjects",
+        ("POST", True): "PostObject",
+    }
+    if not parts:
+        return "ListBuckets"
+    return names.get((request.method, on_object), f"{request.method} {request.path}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m dojangkok_local.aws",
+        description="Local AWS for Dojangkok: moto (S3, ECR, EC2, Auto Scaling, ELBv2) plus a stateful CodeDeploy.",
+    )
+    parser.add_argument("--port", type=int, default=4566, help="port on 127.0.0.1 (0 picks a free one)")
+    parser.add_argument("--step-seconds", type=float, default=0.5, help="duration of each deployment lifecycle step")
+    parser.add_argument("--minute-seconds", type=float, default=1.0, help="real seconds per CodeDeploy wait minute")
+    args = parser.parse_args(argv)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with aws_emulator(args.port, step_seconds=args.step_seconds, minute_seconds=args.minute_seconds) as emulator:
+        print(f"export AWS_ENDPOINT_URL={emulator.endpoint}", flush=True)
+        try:
+            stop.wait()
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,161 @@
+"""The AWS side of Dojangkok as production has it (§3, §6), created through boto3 against the local emulator:
+VPC with public subnets (ALB) and private subnets (one pair per service), a launch template and a blue Auto Scaling
+group per service, an ALB with a blue/green target group pair and listener per service, the revisions bucket, and a
+CodeDeploy application with one Blue/Green deployment group per service.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+
+ACCOUNT = "123456789012"  # moto's account
+AZS = ("a", "c")  # Seoul has a/b/c/d; production uses a and c
+GOLD_IMAGE = "ami-0d0a9c0c0ffee0001"  # the one gold image with Docker (§2); moto launches any id
+
+
+@dataclass(frozen=True)
+class ServiceInfra:
+    service: str
+    port: int
+    health_path: str
+    deployment_group: str
+    blue_asg: str
+    blue_target_group: str  # ARN
+    green_target_group: str  # ARN
+    listener: str  # ARN
+
+
+@dataclass(frozen=True)
+class Infra:
+    region: str
+    application: str
+    bucket: str
+    vpc: str
+    load_balancer: str
+    services: dict[str, ServiceInfra] = field(default_factory=dict)
+
+
+# (service, port, health path, listener port): the catalogue's AWS Blue/Green services
+DEFAULT_SERVICES = (("frontend", 3000, "/api/health", 80), ("backend", 8080, "/actuator/health", 8080))
+
+
+def blue_green_group_settings(asg: str, blue_tg: str, green_tg: str, listener: str, *, wait_minutes: int = 5) -> dict:
+    """The deployment group settings the pipeline requires (and refuses to deploy without)."""
+    return {
+        "deploymentConfigName": "CodeDeployDefault.AllAtOnce",
+        "autoScalingGroups": [asg],
+        "deploymentStyle": {"deploymentType": "BLUE_GREEN", "deploymentOption": "WITH_TRAFFIC_CONTROL"},
+        "blueGreenDeploymentConfiguration": {
+            "terminateBlueInstancesOnDeploymentSuccess": {
+                "action": "TERMINATE",
+                "terminationWaitTimeInMinutes": wait_minutes,
+            },
+            "deploymentReadyOption": {"actionOnTimeout": "CONTINUE_DEPLOYMENT"},
+            "greenFleetProvisioningOption": {"action": "COPY_AUTO_SCALING_GROUP"},
+        },
+        "loadBalancerInfo": {
+            "targetGroupPairInfoList": [
+                {
+                    "targetGroups": [{"name": blue_tg}, {"name": green_tg}],
+                    "prodTrafficRoute": {"listenerArns": [listener]},
+                }
+            ]
+        },
+        "autoRollbackConfiguration": {"enabled": True, "events": ["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_REQUEST"]},
+    }
+
+
+def provision(
+    endpoint_url: str,
+    *,
+    region: str = "ap-northeast-2",
+    env: str = "dev",
+    services: tuple[tuple[str, int, str, int], ...] = DEFAULT_SERVICES,
+    instances: int = 2,
+    wait_minutes: int = 5,
+) -> Infra:
+    """Create the infrastructure in the emulator and say where everything is."""
+    session = boto3.Session(aws_access_key_id="emulator", aws_secret_access_key="emulator", region_name=region)  # noqa: S106
+
+    def client(name: str) -> Any:
+        return session.client(name, endpoint_url=endpoint_url)
+
+    ec2, autoscaling, elbv2 = client("ec2"), client("autoscaling"), client("elbv2")
+    s3, codedeploy = client("s3"), client("codedeploy")
+    prefix = f"dojangkok-{env}"
+
+    vpc = ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
+    public = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.20.{i}.0/24", AvailabilityZone=f"{region}{az}")["Subnet"][
+            "SubnetId"
+        ]
+        for i, az in enumerate(AZS)
+    ]
+    image = GOLD_IMAGE
+    balancer = elbv2.create_load_balancer(Name=prefix, Subnets=public, Scheme="internet-facing", Type="application")
+    balancer_arn = balancer["LoadBalancers"][0]["LoadBalancerArn"]
+
+    bucket = f"{prefix}-revisions"
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})
+    codedeploy.create_application(applicationName=prefix, computePlatform="Server")
+
+    made: dict[str, ServiceInfra] = {}
+    for index, (name, port, health_path, listener_port) in enumerate(services, start=1):
+        private = [
+            ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.20.{10 * index + i}.0/24", AvailabilityZone=f"{region}{az}")[
+                "Subnet"
+            ]["SubnetId"]
+            for i, az in enumerate(AZS)
+        ]
+        template = ec2.create_launch_template(
+            LaunchTemplateName=f"{prefix}-{name}",
+            LaunchTemplateData={"ImageId": image, "InstanceType": "m7g.medium"},
+        )["LaunchTemplate"]["LaunchTemplateId"]
+        target_groups = [
+            elbv2.create_target_group(
+                Name=f"{prefix}-{name}-{colour}"[:32],
+                Protocol="HTTP",
+                Port=port,
+                VpcId=vpc,
+                TargetType="instance",
+                HealthCheckPath=health_path,
+            )["TargetGroups"][0]
+            for colour in ("blue", "green")
+        ]
+        blue_tg, green_tg = (tg["TargetGroupArn"] for tg in target_groups)
+        listener = elbv2.create_listener(
+            LoadBalancerArn=balancer_arn,
+            Protocol="HTTP",
+            Port=listener_port,
+            DefaultActions=[{"Type": "forward", "TargetGroupArn": blue_tg}],
+        )["Listeners"][0]["ListenerArn"]
+        asg = f"{prefix}-{name}"
+        autoscaling.create_auto_scaling_group(
+            AutoScalingGroupName=asg,
+            LaunchTemplate={"LaunchTemplateId": template, "Version": "$Latest"},
+            MinSize=instances,
+            MaxSize=instances * 2,
+            DesiredCapacity=instances,
+            VPCZoneIdentifier=",".join(private),
+            TargetGroupARNs=[blue_tg],
+            HealthCheckType="ELB",
+            Tags=[{"Key": "Service", "Value": name, "PropagateAtLaunch": True}],
+        )
+        group = f"{prefix}-{name}"
+        codedeploy.create_deployment_group(
+            applicationName=prefix,
+            deploymentGroupName=group,
+            serviceRoleArn=f"arn:aws:iam::{ACCOUNT}:role/{prefix}-codedeploy",
+            **blue_green_group_settings(
+                asg,
+                target_groups[0]["TargetGroupName"],
+                target_groups[1]["TargetGroupName"],
+                listener,
+                wait_minutes=wait_minutes,
+            ),
+        )
+        made[name] = ServiceInfra(name, port, health_path, group, asg, blue_tg, green_tg, listener)
+    return Infra(region, prefix, bucket, vpc, balancer_arn, made)

@@ -1,0 +1,48 @@
+"""Fixtures for the AWS emulator tests: one emulator per session, fresh production-shaped infrastructure per test.
+
+Each test gets its own environment prefix (VPC, subnets, launch templates, blue Auto Scaling groups, ALB with
+blue/green target groups and listeners, revisions bucket, CodeDeploy application and groups) instead of a moto reset:
+resetting re-initialises moto's EC2 backend, which costs seconds per test.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import boto3
+import pytest
+from aws_support import REGION
+from dojangkok.deploy.blue_green import AwsClients, Backoff, BlueGreen, aws_clients
+from dojangkok_local.aws import AwsEmulator, EmulatorControl, aws_emulator
+from dojangkok_local.aws_infra import Infra, provision
+
+
+@pytest.fixture(scope="session")
+def emulator() -> Iterator[AwsEmulator]:
+    with aws_emulator(step_seconds=0.02, minute_seconds=0.02) as running:
+        yield running
+
+
+@pytest.fixture
+def control(emulator: AwsEmulator) -> EmulatorControl:
+    """The emulator's HTTP control endpoints (call log, green health)."""
+    return EmulatorControl(emulator.endpoint)
+
+
+@pytest.fixture
+def infra(emulator: AwsEmulator, control: EmulatorControl) -> Infra:
+    made = provision(emulator.endpoint, region=REGION, env="t" + uuid.uuid4().hex[:6])
+    control.reset_calls()  # every test starts with an empty call log: only the driver's calls follow
+    return made
+
+
+@pytest.fixture
+def clients(emulator: AwsEmulator) -> AwsClients:
+    session = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing")  # noqa: S106
+    return aws_clients(REGION, emulator.endpoint, session=session)
+
+
+@pytest.fixture
+def driver(clients: AwsClients, infra: Infra) -> BlueGreen:
+    return BlueGreen(clients, bucket=infra.bucket, backoff=Backoff(0.02, 1.5, 0.1), timeout=30, stop_timeout=30)

@@ -1,0 +1,308 @@
+"""CodeDeploy Blue/Green through the real boto3 wire protocol against the local emulator (moto + our CodeDeploy)."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+
+import pytest
+from aws_support import FakeClock, image
+from dojangkok.deploy import DeployError, Outcome
+from dojangkok.deploy.blue_green import AwsClients, Backoff, BlueGreen
+from dojangkok_local.aws_infra import Infra
+
+pytestmark = pytest.mark.emulator
+
+
+def serving(clients: AwsClients, listener: str) -> str:
+    """The target group the ALB listener forwards production traffic to."""
+    actions = clients.elbv2.describe_listeners(ListenerArns=[listener])["Listeners"][0]["DefaultActions"]
+    return actions[0]["TargetGroupArn"]
+
+
+def asg_names(clients: AwsClients) -> set[str]:
+    groups = clients.autoscaling.describe_auto_scaling_groups()["AutoScalingGroups"]
+    return {g["AutoScalingGroupName"] for g in groups}
+
+
+def fleet(clients: AwsClients, asg: str) -> set[str]:
+    groups = clients.autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[asg])["AutoScalingGroups"]
+    return {i["InstanceId"] for g in groups for i in g["Instances"]}
+
+
+def healthy(clients: AwsClients, target_group: str) -> set[str]:
+    health = clients.elbv2.describe_target_health(TargetGroupArn=target_group)["TargetHealthDescriptions"]
+    return {t["Target"]["Id"] for t in health if t["TargetHealth"]["State"] == "healthy"}
+
+
+def group_asgs(clients: AwsClients, infra: Infra, service: str) -> list[str]:
+    info = clients.codedeploy.get_deployment_group(
+        applicationName=infra.application, deploymentGroupName=infra.services[service].deployment_group
+    )["deploymentGroupInfo"]
+    return [g["name"] for g in info["autoScalingGroups"]]
+
+
+def deploy(driver: BlueGreen, infra: Infra, service: str, fill: str):
+    return driver.deploy(
+        service,
+        image(service, fill),
+        application=infra.application,
+        deployment_group=infra.services[service].deployment_group,
+    )
+
+
+def test_green_serves_and_blue_is_terminated(driver, clients, infra, control):
+    fe = infra.services["frontend"]
+    blue_instances = fleet(clients, fe.blue_asg)
+    assert serving(clients, fe.listener) == fe.blue_target_group
+
+    control.reset_calls()
+    result = deploy(driver, infra, "frontend", "a")
+    wire = Counter(f"{c['service']}.{c['operation']}" for c in control.calls())
+
+    assert result.outcome is Outcome.SUCCEEDED, result.detail
+    assert result.previous == ""
+    assert result.new.startswith(f"s3://{infra.bucket}/revisions/frontend/aaaaaaaaaaaa-")
+    # Traffic moved to the green target group, whose targets are the copied fleet.
+    assert serving(clients, fe.listener) == fe.green_target_group
+    (green_asg,) = group_asgs(clients, infra, "frontend")
+    assert green_asg.startswith(f"CodeDeploy_{fe.deployment_group}_d-")
+    green_instances = fleet(clients, green_asg)
+    assert len(green_instances) == len(blue_instances) == 2
+    assert healthy(clients, fe.green_target_group) == green_instances
+    # Blue was terminated after the wait and left its target group.
+    assert fe.blue_asg not in asg_names(clients)
+    assert healthy(clients, fe.blue_target_group) == set()
+    # The backend was not touched.
+    assert serving(clients, infra.services["backend"].listener) == infra.services["backend"].blue_target_group
+
+    # The driver's own count matches what crossed the wire, and it is only the calls a deploy needs.
+    assert wire == Counter(result.api_calls)
+    assert result.api_calls["codedeploy.GetDeploymentGroup"] == 1
+    assert result.api_calls["s3.PutObject"] == 1
+    assert result.api_calls["codedeploy.CreateDeployment"] == 1
+    assert result.api_calls["codedeploy.GetDeployment"] >= 1
+    assert set(result.api_calls) == {
+        "codedeploy.GetDeploymentGroup",
+        "s3.PutObject",
+        "codedeploy.CreateDeployment",
+        "codedeploy.GetDeployment",
+    }
+
+
+def test_second_release_flips_back_to_the_first_target_group(driver, clients, infra):
+    fe = infra.services["frontend"]
+    first = deploy(driver, infra, "frontend", "a")
+    second = deploy(driver, infra, "frontend", "b")
+
+    assert second.outcome is Outcome.SUCCEEDED, second.detail
+    assert second.previous == first.new
+    assert serving(clients, fe.listener) == fe.blue_target_group
+    (current,) = group_asgs(clients, infra, "frontend")
+    assert healthy(clients, fe.blue_target_group) == fleet(clients, current)
+    assert healthy(clients, fe.green_target_group) == set()
+
+
+def test_unhealthy_green_fails_rolls_back_and_keeps_traffic_on_blue(driver, clients, infra, control):
+    fe = infra.services["frontend"]
+    good = deploy(driver, infra, "frontend", "a")
+    assert good.outcome is Outcome.SUCCEEDED
+    live_asg = group_asgs(clients, infra, "frontend")
+    live_tg = serving(clients, fe.listener)
+    before = asg_names(clients)
+
+    control.set_green_health(infra.application, fe.deployment_group, "unhealthy")
+    result = deploy(driver, infra, "frontend", "b")
+
+    assert result.outcome is Outcome.ROLLED_BACK
+    assert "HEALTH_CONSTRAINTS" in result.detail
+    assert "/api/health" in result.detail  # the emulator read the health path from the bundle's release.env
+    assert result.new == good.new == result.previous
+    assert serving(clients, fe.listener) == live_tg
+    assert group_asgs(clients, infra, "frontend") == live_asg
+    assert asg_names(clients) == before  # green removed, blue kept
+    assert healthy(clients, fe.blue_target_group) == set()  # nothing left in the idle target group
+
+    failed = clients.codedeploy.list_deployments(
+        applicationName=infra.application, deploymentGroupName=fe.deployment_group, includeOnlyStatuses=["Failed"]
+    )["deployments"]
+    info = clients.codedeploy.get_deployment(deploymentId=failed[0])["deploymentInfo"]
+    assert info["status"] == "Failed"
+    assert info["rollbackInfo"]["rollbackDeploymentId"]
+
+
+def test_first_release_unhealthy_leaves_the_original_fleet_serving(driver, clients, infra, control):
+    fe = infra.services["frontend"]
+    control.set_green_health(infra.application, fe.deployment_group, "unhealthy")
+
+    result = deploy(driver, infra, "frontend", "a")
+
+    assert result.outcome is Outcome.ROLLED_BACK, result.detail
+    assert result.new == result.previous == ""
+    assert serving(clients, fe.listener) == fe.blue_target_group
+    assert group_asgs(clients, infra, "frontend") == [fe.blue_asg]
+    assert healthy(clients, fe.blue_target_group) == fleet(clients, fe.blue_asg)
+    assert not any(name.startswith(f"CodeDeploy_{fe.deployment_group}") for name in asg_names(clients))
+
+
+def test_timeout_stops_the_deployment_with_rollback(driver, clients, infra, control):
+    fe = infra.services["frontend"]
+    assert deploy(driver, infra, "frontend", "a").outcome is Outcome.SUCCEEDED
+    clock = FakeClock()
+    driver = BlueGreen(
+        clients,
+        bucket=infra.bucket,
+        timeout=120,
+        stop_timeout=3600,
+        backoff=Backoff(5, 2, 30),
+        sleep=clock.sleep,
+        clock=clock,
+    )
+    live_tg = serving(clients, fe.listener)
+    before = asg_names(clients)
+    control.set_green_health(infra.application, fe.deployment_group, "hang")
+    control.reset_calls()
+
+    result = deploy(driver, infra, "frontend", "b")
+
+    assert result.outcome is Outcome.ROLLED_BACK, result.detail
+    assert "timed out after 120s" in result.detail
+    assert result.api_calls["codedeploy.StopDeployment"] == 1
+    stops = [c for c in control.calls() if c["operation"] == "StopDeployment"]
+    assert len(stops) == 1
+    assert serving(clients, fe.listener) == live_tg
+    assert asg_names(clients) == before
+    # Exponential backoff, capped, within the deadline.
+    waits = clock.sleeps[: clock.sleeps.index(max(clock.sleeps)) + 1]
+    assert waits[:3] == [5, 10, 20]
+    assert max(clock.sleeps) <= 30
+    stopped = clients.codedeploy.list_deployments(
+        applicationName=infra.application, deploymentGroupName=fe.deployment_group, includeOnlyStatuses=["Stopped"]
+    )["deployments"]
+    assert len(stopped) == 1
+
+
+def test_rollback_redeploys_the_previous_release(driver, clients, infra):
+    fe = infra.services["frontend"]
+    first = deploy(driver, infra, "frontend", "a")
+    second = deploy(driver, infra, "frontend", "b")
+    assert first.outcome is second.outcome is Outcome.SUCCEEDED
+
+    result = driver.rollback("frontend", application=infra.application, deployment_group=fe.deployment_group)
+
+    assert result.outcome is Outcome.SUCCEEDED, result.detail
+    assert result.previous == second.new
+    assert result.new == first.new
+    assert result.image == image("frontend", "a")
+    assert serving(clients, fe.listener) == fe.green_target_group  # a third flip
+    assert set(result.api_calls) >= {"codedeploy.ListDeployments", "codedeploy.BatchGetDeployments"}
+    assert "s3.PutObject" not in result.api_calls  # the old bundle is reused as it was
+
+
+def test_rollback_without_an_earlier_release_is_refused(driver, infra):
+    fe = infra.services["frontend"]
+    with pytest.raises(DeployError, match="nothing to roll back to"):
+        driver.rollback("frontend", application=infra.application, deployment_group=fe.deployment_group)
+    deploy(driver, infra, "frontend", "a")
+    with pytest.raises(DeployError, match="no earlier release"):
+        driver.rollback("frontend", application=infra.application, deployment_group=fe.deployment_group)
+
+
+@pytest.mark.parametrize(
+    ("change", "complaint"),
+    [
+        ({"deploymentStyle": {"deploymentType": "IN_PLACE", "deploymentOption": "WITH_TRAFFIC_CONTROL"}}, "BLUE_GREEN"),
+        (
+            {"deploymentStyle": {"deploymentType": "BLUE_GREEN", "deploymentOption": "WITHOUT_TRAFFIC_CONTROL"}},
+            "WITH_TRAFFIC_CONTROL",
+        ),
+        ({"autoRollbackConfiguration": {"enabled": False}}, "automatic rollback"),
+        (
+            {
+                "blueGreenDeploymentConfiguration": {
+                    "greenFleetProvisioningOption": {"action": "DISCOVER_EXISTING"},
+                    "terminateBlueInstancesOnDeploymentSuccess": {"action": "TERMINATE"},
+                }
+            },
+            "COPY_AUTO_SCALING_GROUP",
+        ),
+        ({"loadBalancerInfo": {}}, "target group"),
+    ],
+)
+def test_misconfigured_group_is_refused_before_any_deployment(driver, clients, infra, control, change, complaint):
+    fe = infra.services["frontend"]
+    clients.codedeploy.update_deployment_group(
+        applicationName=infra.application, currentDeploymentGroupName=fe.deployment_group, **change
+    )
+    control.reset_calls()
+
+    with pytest.raises(DeployError, match=complaint) as refused:
+        deploy(driver, infra, "frontend", "a")
+
+    assert "aws deploy update-deployment-group" in str(refused.value)
+    assert [c["operation"] for c in control.calls()] == ["GetDeploymentGroup"]
+
+
+def test_missing_group_names_the_fix(driver, infra, control):
+    with pytest.raises(DeployError, match="does not exist"):
+        driver.deploy("frontend", image("frontend", "a"), application=infra.application, deployment_group="nope")
+    assert [c["operation"] for c in control.calls()] == ["GetDeploymentGroup"]
+
+
+@pytest.mark.parametrize(
+    ("service", "ref", "group", "complaint"),
+    [
+        ("payments", image("frontend", "a"), None, "unknown service 'payments'"),
+        ("ai-server", image("ai-server", "a"), None, "not deployed with CodeDeploy Blue/Green"),
+        ("frontend", "123456789012.dkr.ecr.ap-northeast-2.amazonaws.com/dojangkok/frontend:latest", None, "digest"),
+        ("frontend", "dojangkok/frontend@sha256:abc", None, "digest"),
+        ("frontend", image("frontend", "a"), "bad group!", "deployment group name"),
+    ],
+)
+def test_bad_input_fails_before_any_api_call(driver, infra, control, service, ref, group, complaint):
+    group = group or infra.services["frontend"].deployment_group
+    with pytest.raises(DeployError, match=complaint):
+        driver.deploy(service, ref, application=infra.application, deployment_group=group)
+    with pytest.raises(DeployError, match=complaint):
+        driver.plan(service, ref, application=infra.application, deployment_group=group)
+    assert control.calls() == []
+
+
+def test_plan_lists_the_calls_and_makes_none(driver, infra, control):
+    fe = infra.services["frontend"]
+    planned = driver.plan(
+        "frontend", image("frontend", "a"), application=infra.application, deployment_group=fe.deployment_group
+    )
+
+    assert [f"{p.service}.{p.operation}" for p in planned] == [
+        "codedeploy.GetDeploymentGroup",
+        "codedeploy.GetDeployment",
+        "s3.PutObject",
+        "codedeploy.CreateDeployment",
+        "codedeploy.GetDeployment",
+        "codedeploy.StopDeployment",
+    ]
+    assert "revisions/frontend/aaaaaaaaaaaa-" in str(planned[2])
+    assert control.calls() == []
+    # The plan's key is the key deploy uploads to.
+    result = deploy(driver, infra, "frontend", "a")
+    assert result.new == f"s3://{infra.bucket}/{planned[2].params['Key']}"
+
+
+def test_frontend_and_backend_deploy_concurrently_with_separate_counts(driver, clients, infra):
+    results = {}
+
+    def run(service: str) -> None:
+        results[service] = deploy(driver, infra, service, "c")
+
+    threads = [threading.Thread(target=run, args=(s,)) for s in ("frontend", "backend")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+
+    for service in ("frontend", "backend"):
+        assert results[service].outcome is Outcome.SUCCEEDED, results[service].detail
+        assert results[service].api_calls["codedeploy.CreateDeployment"] == 1
+        assert results[service].api_calls["s3.PutObject"] == 1
+        assert serving(clients, infra.services[service].listener) == infra.services[service].green_target_group

@@ -23,15 +23,15 @@ _ops = itertools.count(1)
 class DeployApiError(Exception):
     """An error in the google.rpc.Status JSON shape most Google REST APIs answer with."""
 
-    STATUS: ClassVar[dict[int, str]] = {
-        400: "INVALID_ARGUMENT", 404: "NOT_FOUND", 409: "ALREADY_EXISTS", 412: "FAILED_PRECONDITION"}
+    STATUS: ClassVar[dict[int, str]] = {400: "INVALID_ARGUMENT", 404: "NOT_FOUND", 409: "ALREADY_EXISTS"}
 
-    def __init__(self, code: int, message: str):
+    def __init__(self, code: int, message: str, status: str = ""):
         super().__init__(message)
         self.code, self.message = code, message
+        self.status = status or self.STATUS.get(code, "UNKNOWN")  # FAILED_PRECONDITION travels as HTTP 400
 
     def body(self) -> dict:
-        return {"error": {"code": self.code, "message": self.message, "status": self.STATUS.get(self.code, "UNKNOWN")}}
+        return {"error": {"code": self.code, "message": self.message, "status": self.status}}
 
 
 class CloudDeploy:
@@ -157,7 +157,7 @@ class CloudDeploy:
         if target_id not in self._stage_targets(self.pipelines[pipeline_name]):
             raise DeployApiError(400, f"target {target_id!r} is not a stage of {pipeline_name!r}")
         if release["renderState"] == "FAILED":
-            raise DeployApiError(412, f"release {release_name!r} failed to render")
+            raise DeployApiError(400, f"release {release_name!r} failed to render", "FAILED_PRECONDITION")
         name = f"{release_name}/rollouts/{rollout_id}"
         if name in self.rollouts:
             raise DeployApiError(409, f"rollout {name!r} already exists")
@@ -197,20 +197,21 @@ class CloudDeploy:
         target_id = body.get("targetId", "")
         rollout_id = body.get("rolloutId", "")
         self._check_id("rollout", rollout_id)
-        done = sorted((r for n, r in self.rollouts.items()
-                       if n.startswith(pipeline + "/") and r["targetId"] == target_id and r["state"] == "SUCCEEDED"),
-                      key=lambda r: r["_seq"])
-        if not done:
-            raise DeployApiError(412, f"target {target_id!r} has no successful rollout to roll back from")
-        current = done[-1]
+        on_target = sorted((r for n, r in self.rollouts.items()
+                            if n.startswith(pipeline + "/") and r["targetId"] == target_id),
+                           key=lambda r: r["_seq"])
+        if not on_target:
+            raise DeployApiError(400, f"target {target_id!r} has no rollout to roll back", "FAILED_PRECONDITION")
+        current = on_target[-1]  # the latest rollout, failed or not: the release to move away from
         current_release = current["name"].split("/rollouts/", 1)[0]
         if body.get("releaseId"):
             release = f"{pipeline}/releases/{body['releaseId']}"
         else:
-            earlier = [r["name"].split("/rollouts/", 1)[0] for r in done[:-1]]
+            earlier = [r["name"].split("/rollouts/", 1)[0] for r in on_target[:-1] if r["state"] == "SUCCEEDED"]
             earlier = [r for r in earlier if r != current_release]
             if not earlier:
-                raise DeployApiError(412, f"target {target_id!r} has no earlier successful release to roll back to")
+                raise DeployApiError(400, f"target {target_id!r} has no earlier successful release to roll back to",
+                                     "FAILED_PRECONDITION")
             release = earlier[-1]
         rollout = self.create_rollout(release, rollout_id, {"targetId": target_id}, rollback_of=current["name"])
         return {"rollbackConfig": {"rollout": self._view(rollout), "startingPhaseId": "stable"}}

@@ -1,0 +1,264 @@
+"""Google Cloud Deploy: where a delivery pipeline is configured, a release and a rollout instead of a direct patch.
+
+`CloudDeploy.deploy` creates a release whose build artifact substitutes the service's image by digest, rolls it
+out to the pipeline's target and waits for the rollout to succeed or fail. A failed (or timed-out) rollout is
+answered with `rollbackTarget`, which rolls the target back to its previous successful release. `rollback` does
+that on demand. The CloudDeployClient (REST) is handed in: `rolling.gcp_clients` builds it for GCP or the fake.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from google.api_core import exceptions as gexc
+from google.api_core import retry as gretry
+
+from dojangkok.catalogue import Service
+from dojangkok.deploy import DeployError, DeployResult, Outcome
+from dojangkok.deploy.rolling import RESOURCE_NAME, PlannedCall, label_value, parse_image, rolling_service
+
+STRATEGY = "cloud-deploy"
+PIPELINES_GET = "clouddeploy.deliveryPipelines.get"
+RELEASES_CREATE = "clouddeploy.releases.create"
+RELEASES_GET = "clouddeploy.releases.get"
+RELEASES_LIST = "clouddeploy.releases.list"
+ROLLOUTS_CREATE = "clouddeploy.rollouts.create"
+ROLLOUTS_GET = "clouddeploy.rollouts.get"
+ROLLOUTS_LIST = "clouddeploy.rollouts.list"
+ROLLBACK_TARGET = "clouddeploy.deliveryPipelines.rollbackTarget"
+OPERATIONS_GET = "clouddeploy.operations.get"
+HISTORY = 5  # releases searched (newest first) for the one the target runs
+
+
+@dataclass
+class CloudDeploy:
+    """Release + rollout on a Cloud Deploy delivery pipeline target, with rollbackTarget on failure."""
+
+    client: Any  # deploy_v1.CloudDeployClient (REST)
+    project: str
+    region: str
+    pipeline: str  # delivery pipeline id
+    target: str  # target id (a stage of the pipeline)
+    skaffold_config_uri: str = ""  # gs://… archive of deploy/gcp/clouddeploy/ ("" : the fake needs none)
+    skaffold_config_path: str = "skaffold.yaml"
+    timeout: float = 1800.0
+    operation_timeout: float = 300.0
+    poll_initial: float = 5.0
+    poll_max: float = 30.0
+    retry_initial: float = 1.0
+    retry_maximum: float = 30.0
+    retry_timeout: float = 120.0
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.monotonic
+    wall: Callable[[], float] = time.time  # for rollout ids, which must be unique per release
+    progress: Callable[[str], None] = lambda _line: None
+    calls: Counter = field(default_factory=Counter, init=False)
+
+    @property
+    def pipeline_path(self) -> str:
+        return f"projects/{self.project}/locations/{self.region}/deliveryPipelines/{self.pipeline}"
+
+    def _check(self) -> None:
+        for what, value in (("project", self.project), ("region", self.region)):
+            if not value:
+                raise DeployError(f"no GCP {what} given for Cloud Deploy: set it in the environment settings")
+        for what, value in (("delivery pipeline", self.pipeline), ("target", self.target)):
+            if not RESOURCE_NAME.match(value or ""):
+                raise DeployError(f"Cloud Deploy {what} id {value!r} is not valid (lower-case letters, digits, '-')")
+
+    def release_id(self, service: Service, image: str) -> str:
+        """One release per service and image: re-deploying the same digest reuses it."""
+        return f"{service.name}-{parse_image(image).hex[:12]}"
+
+    def rollout_id(self, suffix: str = "") -> str:
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(self.wall()))
+        return f"{self.target[:30].rstrip('-')}-{stamp}{suffix}"
+
+    def release_body(self, service: Service, image: str) -> Any:
+        from google.cloud import deploy_v1
+
+        ref = parse_image(image)
+        labels = {"dojangkok-service": service.name, "dojangkok-digest": ref.hex[:32]}
+        if ref.tag:
+            labels["dojangkok-release"] = label_value(ref.tag)
+        release = deploy_v1.Release(
+            description=f"Dojangkok {service.name} {image}",
+            labels=labels,
+            # Skaffold's image substitution: the manifests name the image `service`, the release pins the digest.
+            build_artifacts=[deploy_v1.BuildArtifact(image=service.name, tag=image)],
+            skaffold_config_path=self.skaffold_config_path,
+        )
+        if self.skaffold_config_uri:
+            release.skaffold_config_uri = self.skaffold_config_uri
+        return release
+
+    def plan(self, service: str | Service, image: str) -> list[PlannedCall]:
+        svc = rolling_service(service)
+        self._check()
+        body = self.release_body(svc, image)
+        release = f"{self.pipeline_path}/releases/{self.release_id(svc, image)}"
+        return [
+            PlannedCall(PIPELINES_GET, self.pipeline_path, f"check that {self.target} is a stage of the pipeline"),
+            PlannedCall(RELEASES_LIST, self.pipeline_path, "find the release the target runs (to fall back to)"),
+            PlannedCall(RELEASES_CREATE, release, f"release substituting {svc.name} = {image}",
+                        type(body).to_dict(body)),
+            PlannedCall(RELEASES_GET, release, "wait until the release has rendered"),
+            PlannedCall(ROLLOUTS_CREATE, f"{release}/rollouts/{self.rollout_id()}", f"roll out to {self.target}"),
+            PlannedCall(ROLLOUTS_GET, release, f"poll until SUCCEEDED or FAILED (timeout {self.timeout:g}s)"),
+            PlannedCall(ROLLBACK_TARGET, self.pipeline_path, "only if it failed: back to the previous release"),
+        ]
+
+    # ---- calls -----------------------------------------------------------------------------------------------
+    def _retry(self, api: str) -> gretry.Retry:
+        return gretry.Retry(predicate=gretry.if_transient_error, initial=self.retry_initial,
+                            maximum=self.retry_maximum, multiplier=2.0, timeout=self.retry_timeout,
+                            on_error=lambda _error: self.calls.update([api]))
+
+    def _call(self, api: str, method: Callable[..., Any], **request: Any) -> Any:
+        self.calls[api] += 1
+        return method(**request, retry=self._retry(api))
+
+    def _wait_operation(self, operation: Any, what: str) -> Any:
+        """Poll a long-running operation with backoff (injectable sleep/clock); its response, or its error."""
+        deadline = self.clock() + self.operation_timeout
+        delay = 0.5
+        while not operation.operation.done:
+            if self.clock() >= deadline:
+                raise DeployError(f"{what} did not finish within {self.operation_timeout:g}s")
+            self.calls[OPERATIONS_GET] += 1
+            if operation.done(retry=self._retry(OPERATIONS_GET)):
+                break
+            self.sleep(delay)
+            delay = min(delay * 2, self.poll_max)
+        return operation.result()
+
+    def _poll(self, api: str, method: Callable[..., Any], name: str, finished: Callable[[Any], bool],
+              timeout: float) -> Any:
+        deadline = self.clock() + timeout
+        delay = self.poll_initial
+        while True:
+            resource = self._call(api, method, name=name)
+            if finished(resource) or self.clock() >= deadline:
+                return resource
+            self.sleep(min(delay, max(0.0, deadline - self.clock())))
+            delay = min(delay * 1.5, self.poll_max)
+
+    def _current_release(self) -> str:
+        """The newest release whose rollout to the target succeeded ("" if none of the last few did)."""
+        from google.cloud import deploy_v1
+
+        releases = list(self._call(RELEASES_LIST, self.client.list_releases,
+                                   request={"parent": self.pipeline_path, "order_by": "create_time desc"}))
+        releases.sort(key=lambda r: r.create_time, reverse=True)
+        for release in releases[:HISTORY]:
+            rollouts = self._call(ROLLOUTS_LIST, self.client.list_rollouts, request={"parent": release.name})
+            if any(r.target_id == self.target and r.state == deploy_v1.Rollout.State.SUCCEEDED for r in rollouts):
+                return release.name
+        return ""
+
+    def _roll(self, release: str, rollout_id: str) -> Any:
+        from google.cloud import deploy_v1
+
+        operation = self._call(ROLLOUTS_CREATE, self.client.create_rollout, parent=release,
+                               rollout=deploy_v1.Rollout(target_id=self.target), rollout_id=rollout_id)
+        rollout = self._wait_operation(operation, f"creating rollout {rollout_id}")
+        return self._wait_rollout(rollout.name)
+
+    def _wait_rollout(self, name: str) -> Any:
+        from google.cloud import deploy_v1
+
+        state = deploy_v1.Rollout.State
+        terminal = {state.SUCCEEDED, state.FAILED, state.CANCELLED, state.HALTED, state.APPROVAL_REJECTED}
+        return self._poll(ROLLOUTS_GET, self.client.get_rollout, name, lambda r: r.state in terminal, self.timeout)
+
+    def _rollback_target(self, suffix: str, release: str = "") -> Any:
+        """rollbackTarget: to `release` (a name) or, without one, the target's previous successful release."""
+        request = {"name": self.pipeline_path, "target_id": self.target, "rollout_id": self.rollout_id(suffix)}
+        if release:
+            request["release_id"] = release.rsplit("/", 1)[-1]
+        response = self._call(ROLLBACK_TARGET, self.client.rollback_target, request=request)
+        return self._wait_rollout(response.rollback_config.rollout.name)
+
+    # ---- deploy and rollback -------------------------------------------------------------------------------------
+    def deploy(self, service: str | Service, image: str) -> DeployResult:
+        from google.cloud import deploy_v1
+
+        started = self.clock()
+        self.calls = Counter()
+        svc = rolling_service(service)
+        self._check()
+        body = self.release_body(svc, image)  # validates the image before any call
+        release_id = self.release_id(svc, image)
+
+        def result(outcome: Outcome, previous: str, new: str, detail: str) -> DeployResult:
+            return DeployResult(service=svc.name, strategy=STRATEGY, target=f"{self.pipeline_path} → {self.target}",
+                                image=image, previous=previous, new=new, outcome=outcome,
+                                seconds=self.clock() - started, detail=detail, api_calls=dict(self.calls))
+
+        try:
+            pipeline = self._call(PIPELINES_GET, self.client.get_delivery_pipeline, name=self.pipeline_path)
+        except gexc.NotFound as error:
+            raise DeployError(f"delivery pipeline {self.pipeline_path} does not exist: apply "
+                              "deploy/gcp/clouddeploy/clouddeploy.yaml, or unset the pipeline to patch the "
+                              "group directly") from error
+        stages = [s.target_id for s in pipeline.serial_pipeline.stages]
+        if self.target not in stages:
+            raise DeployError(f"target {self.target!r} is not a stage of {self.pipeline} (stages: {stages})")
+        previous = self._current_release()
+
+        name = f"{self.pipeline_path}/releases/{release_id}"
+        self.progress(f"{svc.name}: creating release {release_id}")
+        try:
+            operation = self._call(RELEASES_CREATE, self.client.create_release, parent=self.pipeline_path,
+                                   release=body, release_id=release_id)
+            self._wait_operation(operation, f"creating release {release_id}")
+        except gexc.Conflict:
+            pass  # this image was released before: roll the same release out again
+        render = deploy_v1.Release.RenderState
+        release = self._poll(RELEASES_GET, self.client.get_release, name,
+                             lambda r: r.render_state in (render.SUCCEEDED, render.FAILED), self.timeout)
+        if release.render_state != render.SUCCEEDED:
+            raise DeployError(f"release {release_id} did not render ({release.render_state.name}); "
+                              f"{self.target} still runs {previous or 'what it ran'}")
+
+        self.progress(f"{svc.name}: rolling {release_id} out to {self.target}")
+        rollout = self._roll(name, self.rollout_id())
+        if rollout.state == deploy_v1.Rollout.State.SUCCEEDED:
+            return result(Outcome.SUCCEEDED, previous, name, f"rollout {rollout.name} succeeded")
+        why = (f"rollout {rollout.name} ended {rollout.state.name}: {rollout.failure_reason}"
+               if rollout.state != deploy_v1.Rollout.State.IN_PROGRESS
+               else f"rollout {rollout.name} did not finish within {self.timeout:g}s")
+        if not previous:
+            return result(Outcome.FAILED, "", name, f"{why}; no earlier release on {self.target} to roll back to")
+        self.progress(f"{svc.name}: {why}; rolling {self.target} back")
+        back = self._rollback_target("-rollback", previous)
+        if back.state == deploy_v1.Rollout.State.SUCCEEDED:
+            return result(Outcome.ROLLED_BACK, previous, name, f"{why}; rolled back by {back.name}")
+        return result(Outcome.FAILED, previous, name, f"{why}; rollback {back.name} ended {back.state.name}: "
+                      "run `dagger call rollback` or inspect the pipeline")
+
+    def rollback(self, service: str | Service) -> DeployResult:
+        from google.cloud import deploy_v1
+
+        started = self.clock()
+        self.calls = Counter()
+        svc = rolling_service(service)
+        self._check()
+        current = self._current_release()
+        try:
+            back = self._rollback_target("-rollback")
+        except (gexc.BadRequest, gexc.FailedPrecondition) as error:  # FAILED_PRECONDITION arrives as HTTP 400
+            raise DeployError(f"{self.target} has no earlier successful release to roll back to: {error.message}") \
+                from error
+        new = back.name.split("/rollouts/", 1)[0]
+        ok = back.state == deploy_v1.Rollout.State.SUCCEEDED
+        artifacts = self._call(RELEASES_GET, self.client.get_release, name=new).build_artifacts
+        image = next((a.tag for a in artifacts if a.image == svc.name), "")
+        return DeployResult(service=svc.name, strategy=STRATEGY, target=f"{self.pipeline_path} → {self.target}",
+                            image=image, previous=current, new=new, outcome=Outcome.SUCCEEDED if ok else Outcome.FAILED,
+                            seconds=self.clock() - started, detail=f"rollout {back.name} {back.state.name}",
+                            api_calls=dict(self.calls))

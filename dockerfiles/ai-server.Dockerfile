@@ -38,6 +38,8 @@ COPY requirements.txt ./
 RUN python3 -m pip install --no-cache-dir -r requirements.txt
 COPY main.py ./
 COPY aiserver/ ./aiserver/
+# The seed knowledge base, loadable with `python3 -m aiserver.knowledge knowledge/seed.jsonl`.
+COPY knowledge/ ./knowledge/
 USER 10001:10001
 EXPOSE 8100
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \

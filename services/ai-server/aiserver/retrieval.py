@@ -23,15 +23,19 @@ class Passage:
     metadata: dict[str, Any] | None = None
 
 
+def collections_url(settings: Settings) -> str:
+    """The v2 API's collections of the configured tenant and database."""
+    return (
+        f"{settings.chroma_url}/api/v2/tenants/{quote(settings.chroma_tenant, safe='')}"
+        f"/databases/{quote(settings.chroma_database, safe='')}/collections"
+    )
+
+
 class ChromaRetriever:
     def __init__(self, client: httpx.AsyncClient, settings: Settings) -> None:
         self._client = client
         self._settings = settings
-        s = settings
-        self._collections = (
-            f"{s.chroma_url}/api/v2/tenants/{quote(s.chroma_tenant, safe='')}"
-            f"/databases/{quote(s.chroma_database, safe='')}/collections"
-        )
+        self._collections = collections_url(settings)
 
     async def _json(self, method: str, url: str, body: Any = None) -> Any:
         return await request_json(

@@ -265,6 +265,8 @@ def test_deploy_concurrency_is_per_environment_and_never_cancels():
 
 
 def test_every_deploy_job_writes_its_summary_even_when_the_deploy_fails():
+    scripts = {name: job["steps"][-1].get("run") for name, job in jobs(DEPLOY).items()}
+    assert len(set(scripts.values())) == 1, "the summary steps should be one script, copied (no YAML anchors)"
     for name, job in jobs(DEPLOY).items():
         summary = job["steps"][-1]
         assert "GITHUB_STEP_SUMMARY" in summary["run"], name

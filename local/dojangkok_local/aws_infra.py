@@ -76,12 +76,16 @@ def provision(
     services: tuple[tuple[str, int, str, int], ...] = DEFAULT_SERVICES,
     instances: int = 2,
     wait_minutes: int = 5,
+    session: boto3.Session | None = None,
 ) -> Infra:
-    """Create the infrastructure in the emulator and say where everything is."""
-    session = boto3.Session(aws_access_key_id="emulator", aws_secret_access_key="emulator", region_name=region)  # noqa: S106
+    """Create the infrastructure in the emulator and say where everything is.
+
+    Pass a long-lived `session` when provisioning repeatedly: botocore loads each service model once per session.
+    """
+    session = session or boto3.Session(aws_access_key_id="emulator", aws_secret_access_key="emulator")  # noqa: S106
 
     def client(name: str) -> Any:
-        return session.client(name, endpoint_url=endpoint_url)
+        return session.client(name, region_name=region, endpoint_url=endpoint_url)
 
     ec2, autoscaling, elbv2 = client("ec2"), client("autoscaling"), client("elbv2")
     s3, codedeploy = client("s3"), client("codedeploy")

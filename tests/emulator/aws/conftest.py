@@ -30,16 +30,22 @@ def control(emulator: AwsEmulator) -> EmulatorControl:
     return EmulatorControl(emulator.endpoint)
 
 
+@pytest.fixture(scope="session")
+def session() -> boto3.Session:
+    """One session for the whole run: botocore loads each service model once per session, which is slow."""
+    return boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing")  # noqa: S106
+
+
 @pytest.fixture
-def infra(emulator: AwsEmulator, control: EmulatorControl) -> Infra:
-    made = provision(emulator.endpoint, region=REGION, env="t" + uuid.uuid4().hex[:6])
+def infra(emulator: AwsEmulator, control: EmulatorControl, session: boto3.Session) -> Infra:
+    made = provision(emulator.endpoint, region=REGION, env="t" + uuid.uuid4().hex[:6], session=session)
     control.reset_calls()  # every test starts with an empty call log: only the driver's calls follow
     return made
 
 
-@pytest.fixture
-def clients(emulator: AwsEmulator) -> AwsClients:
-    session = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing")  # noqa: S106
+@pytest.fixture(scope="session")
+def clients(emulator: AwsEmulator, session: boto3.Session) -> AwsClients:
+    """Shared by every test, as the Dagger layer shares them between services: counts are per deploy, not per client."""
     return aws_clients(REGION, emulator.endpoint, session=session)
 
 

@@ -2,7 +2,6 @@ package com.dojangkok.backend;
 
 import java.util.Comparator;
 import java.util.List;
-import java.util.Map;
 import org.springframework.http.HttpHeaders;
 import org.springframework.http.HttpStatus;
 import org.springframework.http.HttpStatusCode;
@@ -28,16 +27,18 @@ public class ProblemDetailsAdvice extends ResponseEntityExceptionHandler {
             @NonNull HttpHeaders headers,
             @NonNull HttpStatusCode status,
             @NonNull WebRequest request) {
-        List<Map<String, String>> errors = ex.getBindingResult().getFieldErrors().stream()
+        List<FieldProblem> errors = ex.getBindingResult().getFieldErrors().stream()
                 .sorted(Comparator.comparing(FieldError::getField))
-                .map(error -> Map.of(
-                        "field", error.getField(),
-                        "message", String.valueOf(error.getDefaultMessage())))
+                .map(error -> new FieldProblem(error.getField(), String.valueOf(error.getDefaultMessage())))
                 .toList();
         ProblemDetail problem = ProblemDetail.forStatusAndDetail(
                 HttpStatus.BAD_REQUEST, errors.size() + " invalid field(s) in the request body");
         problem.setTitle("Invalid request");
         problem.setProperty("errors", errors);
         return handleExceptionInternal(ex, problem, headers, HttpStatus.BAD_REQUEST, request);
+    }
+
+    /** One rejected input, serialised in this order: which field, then what is wrong with it. */
+    record FieldProblem(String field, String message) {
     }
 }

@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # Dojangkok backend: Spring Boot 3 REST API on Java 21 (seed §7.1, §7.4; DESIGN services table).
 # Build context: services/backend.
 #   docker build -f dockerfiles/backend.Dockerfile services/backend                  # runtime image

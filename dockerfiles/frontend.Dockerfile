@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # Dojangkok frontend: Next.js server-side rendering on Node 20 (seed §7.1, §7.4; DESIGN services table).
 # Build context: services/frontend.
 #   docker build -f dockerfiles/frontend.Dockerfile services/frontend                  # runtime image
@@ -35,10 +34,11 @@ ENV NODE_ENV=production \
 COPY --from=build /app/.next/standalone ./
 COPY --from=build /app/.next/static ./.next/static
 COPY --from=build /app/public ./public
-# Next writes its cache under .next/cache; only that directory is the app user's, the code stays root-owned.
-RUN mkdir -p .next/cache && chown 10001:10001 .next/cache
+# No RUN in this stage: an arm64 image is assembled without emulating a single arm64 instruction.
 # A numeric user with no passwd entry: no useradd/adduser step, whose flags differ between the alpine
-# (busybox) production base and Debian stand-ins.
+# (busybox) production base and Debian stand-ins. Everything stays root-owned and read-only to the app:
+# every route is dynamic and images are unoptimised, so Next never writes .next/cache (ISR or next/image
+# would need it: mount a writable volume there rather than chown the code).
 USER 10001:10001
 EXPOSE 3000
 # Node itself does the check (global fetch): no wget/curl needed, the same on alpine and Debian bases.

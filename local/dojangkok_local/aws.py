@@ -12,6 +12,7 @@ Control endpoints (never recorded):
     DELETE /_dojangkok/calls           forget the recorded calls
     PUT    /_dojangkok/green           {"application", "deploymentGroup", "health": "healthy"|"unhealthy"|"hang"}
     PUT    /_dojangkok/timing          {"stepSeconds": 0.05, "minuteSeconds": 0.1}
+    PUT    /_dojangkok/throttle        {"operation": "GetDeployment", "count": 2}: the next calls answer "throttled"
     POST   /_dojangkok/reset           empty moto, CodeDeploy, behaviours and the call log
 
 Run it:  python -m dojangkok_local.aws --port 4566
@@ -56,6 +57,7 @@ class AwsEmulator:
         self.timing = Timing(step_seconds=step_seconds, minute_seconds=minute_seconds)
         self._calls: list[dict[str, Any]] = []
         self._calls_lock = threading.Lock()
+        self._throttle: dict[str, int] = {}  # operation -> how many more calls to refuse with a throttling error
         self._moto: ThreadedMotoServer | None = None
         self._server: Any = None
         self._thread: threading.Thread | None = None
@@ -93,6 +95,7 @@ class AwsEmulator:
     def reset_calls(self) -> None:
         with self._calls_lock:
             self._calls.clear()
+            self._throttle.clear()
 
     def reset(self) -> None:
         assert self.codedeploy is not None
@@ -109,9 +112,11 @@ class AwsEmulator:
             response = self._control(request)
         else:
             body = request.get_data(cache=True, parse_form_data=False)
-            self._record(request, body)
+            call = self._record(request, body)
             target = request.headers.get("X-Amz-Target", "")
-            if target.startswith(CODEDEPLOY_TARGET):
+            if self._throttled(call["operation"]):
+                response = _throttling(call["service"], bool(target))
+            elif target.startswith(CODEDEPLOY_TARGET):
                 response = self._codedeploy(request, target.removeprefix(CODEDEPLOY_TARGET), body)
             else:
                 response = self._forward(request, body)
@@ -169,6 +174,9 @@ class AwsEmulator:
                 self.timing.step_seconds = float(payload.get("stepSeconds", self.timing.step_seconds))
                 self.timing.minute_seconds = float(payload.get("minuteSeconds", self.timing.minute_seconds))
                 return _json({"stepSeconds": self.timing.step_seconds, "minuteSeconds": self.timing.minute_seconds})
+            if name == "throttle" and request.method == "PUT":
+                self.throttle(payload["operation"], int(payload.get("count", 1)))
+                return _json({"ok": True})
             if name == "reset" and request.method == "POST":
                 self.reset()
                 return _json({"ok": True})
@@ -176,7 +184,18 @@ class AwsEmulator:
             return _json({"error": f"bad control request: {error}; green health is one of {GREEN_HEALTH}"}, 400)
         return _json({"error": f"no control endpoint {request.method} {request.path}"}, 404)
 
-    def _record(self, request: Request, body: bytes) -> None:
+    def throttle(self, operation: str, count: int) -> None:
+        with self._calls_lock:
+            self._throttle[operation] = count
+
+    def _throttled(self, operation: str) -> bool:
+        with self._calls_lock:
+            if self._throttle.get(operation, 0) <= 0:
+                return False
+            self._throttle[operation] -= 1
+            return True
+
+    def _record(self, request: Request, body: bytes) -> dict[str, Any]:
         scope = CREDENTIAL_SCOPE.search(request.headers.get("Authorization", ""))
         service = scope["service"] if scope else "unknown"
         target = request.headers.get("X-Amz-Target", "")
@@ -198,6 +217,7 @@ class AwsEmulator:
         }
         with self._calls_lock:
             self._calls.append(entry)
+        return entry
 
 
 class EmulatorControl:
@@ -221,6 +241,10 @@ class EmulatorControl:
 
     def set_green_health(self, application: str, deployment_group: str, health: str) -> None:
         self._call("PUT", "green", {"application": application, "deploymentGroup": deployment_group, "health": health})
+
+    def throttle(self, operation: str, count: int = 1) -> None:
+        """Answer the next `count` calls of `operation` with the service's throttling error."""
+        self._call("PUT", "throttle", {"operation": operation, "count": count})
 
     def set_timing(self, *, step_seconds: float, minute_seconds: float) -> None:
         self._call("PUT", "timing", {"stepSeconds": step_seconds, "minuteSeconds": minute_seconds})
@@ -248,6 +272,21 @@ class _QuietHandler(WSGIRequestHandler):
 
 def _json(payload: dict, status: int = 200) -> Response:
     return Response(json.dumps(payload), status=status, content_type="application/json")
+
+
+def _throttling(service: str, json_protocol: bool) -> Response:
+    """The error each protocol uses for "slow down"; botocore's retry handler retries all of them."""
+    if json_protocol:
+        body = json.dumps({"__type": "ThrottlingException", "message": "Rate exceeded"})
+        return Response(body, status=400, content_type="application/x-amz-json-1.1")
+    if service == "s3":
+        body = "<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>"
+        return Response(body, status=503, content_type="application/xml")
+    body = (
+        "<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error>"
+        f"<RequestId>{_request_id()}</RequestId></ErrorResponse>"
+    )
+    return Response(body, status=400, content_type="text/xml")
 
 
 def _request_id() -> str:

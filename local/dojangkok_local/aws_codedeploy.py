@@ -761,5 +761,8 @@ def _register(elbv2: Any, target_group: str, instances: list[str]) -> None:
 
 
 def _deregister(elbv2: Any, target_group: str, instances: list[str]) -> None:
-    if instances:
-        elbv2.deregister_targets(TargetGroupArn=target_group, Targets=[{"Id": i} for i in instances])
+    """Only what is registered: moto (like ELB) refuses to deregister a target the group does not have."""
+    health = elbv2.describe_target_health(TargetGroupArn=target_group)["TargetHealthDescriptions"]
+    registered = {t["Target"]["Id"] for t in health} & set(instances)
+    if registered:
+        elbv2.deregister_targets(TargetGroupArn=target_group, Targets=[{"Id": i} for i in sorted(registered)])

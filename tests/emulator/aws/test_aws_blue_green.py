@@ -306,3 +306,43 @@ def test_frontend_and_backend_deploy_concurrently_with_separate_counts(driver, c
         assert results[service].api_calls["codedeploy.CreateDeployment"] == 1
         assert results[service].api_calls["s3.PutObject"] == 1
         assert serving(clients, infra.services[service].listener) == infra.services[service].green_target_group
+
+
+def test_throttling_is_retried_by_botocore_and_counted_once(driver, infra, control):
+    for operation, count in (
+        ("GetDeploymentGroup", 2),
+        ("PutObject", 1),
+        ("CreateDeployment", 1),
+        ("GetDeployment", 1),
+    ):
+        control.throttle(operation, count)
+
+    result = deploy(driver, infra, "frontend", "a")
+
+    assert result.outcome is Outcome.SUCCEEDED, result.detail
+    wire = Counter(c["operation"] for c in control.calls())
+    assert wire["GetDeploymentGroup"] == 3  # two throttled attempts, then the answer
+    assert wire["CreateDeployment"] == 2
+    assert result.api_calls["codedeploy.GetDeploymentGroup"] == 1  # one call for the driver; retries are botocore's
+    assert result.api_calls["codedeploy.CreateDeployment"] == 1
+
+
+def test_single_target_group_layout_moves_instances_instead_of_the_listener(driver, clients, infra):
+    """Classic EC2 Blue/Green: one target group; green instances are registered and blue ones deregistered."""
+    fe = infra.services["frontend"]
+    blue_name = clients.elbv2.describe_target_groups(TargetGroupArns=[fe.blue_target_group])["TargetGroups"][0]
+    clients.codedeploy.update_deployment_group(
+        applicationName=infra.application,
+        currentDeploymentGroupName=fe.deployment_group,
+        loadBalancerInfo={"targetGroupInfoList": [{"name": blue_name["TargetGroupName"]}]},
+    )
+    blue_instances = fleet(clients, fe.blue_asg)
+
+    result = deploy(driver, infra, "frontend", "a")
+
+    assert result.outcome is Outcome.SUCCEEDED, result.detail
+    (green_asg,) = group_asgs(clients, infra, "frontend")
+    assert serving(clients, fe.listener) == fe.blue_target_group
+    assert healthy(clients, fe.blue_target_group) == fleet(clients, green_asg)
+    assert not healthy(clients, fe.blue_target_group) & blue_instances
+    assert fe.blue_asg not in asg_names(clients)

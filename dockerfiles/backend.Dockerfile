@@ -37,6 +37,7 @@ COPY --from=build /src/target/extracted/application/ ./
 # Heap as a share of the container's memory limit, not of the host's: 25% of the 2 GB task is the 512 MB heap
 # sized in seed §8.3, leaving room for metaspace, threads and GC. Die on OOM so the orchestrator restarts us.
 ENV JAVA_TOOL_OPTIONS="-XX:InitialRAMPercentage=25 -XX:MaxRAMPercentage=25 -XX:+ExitOnOutOfMemoryError"
+# No RUN in this stage: an arm64 image is assembled without emulating a single arm64 instruction.
 # A numeric user with no passwd entry: no useradd/adduser step, whose flags differ between the alpine
 # (busybox) production base and Debian stand-ins. The app files stay root-owned, so the process cannot alter them.
 USER 10001:10001

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import http.client
 import json
 import logging
@@ -327,10 +328,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=4566, help="port on 127.0.0.1 (0 picks a free one)")
     parser.add_argument("--step-seconds", type=float, default=0.5, help="duration of each deployment lifecycle step")
     parser.add_argument("--minute-seconds", type=float, default=1.0, help="real seconds per CodeDeploy wait minute")
+    parser.add_argument(
+        "--provision",
+        metavar="ENV",
+        action="append",
+        default=[],
+        help="create ENV's infrastructure (dev, prd) with the names in deploy/environments.toml; repeatable",
+    )
+    parser.add_argument("--region", default="ap-northeast-2", help="region for --provision")
     args = parser.parse_args(argv)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with aws_emulator(args.port, step_seconds=args.step_seconds, minute_seconds=args.minute_seconds) as emulator:
+        for env in args.provision:
+            from dojangkok_local.aws_infra import provision  # boto3 resources only when asked for
+
+            infra = provision(emulator.endpoint, region=args.region, env=env)
+            print(json.dumps({"provisioned": env, **dataclasses.asdict(infra)}), flush=True)
         print(f"export AWS_ENDPOINT_URL={emulator.endpoint}", flush=True)
         try:
             stop.wait()

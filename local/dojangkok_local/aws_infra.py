@@ -1,7 +1,13 @@
 """The AWS side of Dojangkok as production has it (§3, §6), created through boto3 against the local emulator:
 VPC with public subnets (ALB) and private subnets (one pair per service), a launch template and a blue Auto Scaling
-group per service, an ALB with a blue/green target group pair and listener per service, the revisions bucket, and a
-CodeDeploy application with one Blue/Green deployment group per service.
+group per service, an ALB with a listener and target groups per service, the revisions bucket, and a CodeDeploy
+application with one Blue/Green deployment group per service.
+
+Names follow deploy/environments.toml (`dojangkok-dev-frontend-bg`, `...-asg`, `...-tg`, `dojangkok-dev-codedeploy-
+bundles`), so `provision(endpoint, env="dev")` is what the pipeline's dev settings expect.
+
+Two traffic layouts: "pair" (default) gives each service a blue/green target group pair behind its listener and
+CodeDeploy switches the listener; "single" is one target group whose members CodeDeploy swaps.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ class ServiceInfra:
     deployment_group: str
     blue_asg: str
     blue_target_group: str  # ARN
-    green_target_group: str  # ARN
+    green_target_group: str  # ARN; "" in the single-target-group layout
     listener: str  # ARN
 
 
@@ -43,7 +49,7 @@ DEFAULT_SERVICES = (("frontend", 3000, "/api/health", 80), ("backend", 8080, "/a
 
 
 def blue_green_group_settings(asg: str, blue_tg: str, green_tg: str, listener: str, *, wait_minutes: int = 5) -> dict:
-    """The deployment group settings the pipeline requires (and refuses to deploy without)."""
+    """The deployment group settings the pipeline requires (and refuses to deploy without); no green_tg: one group."""
     return {
         "deploymentConfigName": "CodeDeployDefault.AllAtOnce",
         "autoScalingGroups": [asg],
@@ -56,14 +62,18 @@ def blue_green_group_settings(asg: str, blue_tg: str, green_tg: str, listener: s
             "deploymentReadyOption": {"actionOnTimeout": "CONTINUE_DEPLOYMENT"},
             "greenFleetProvisioningOption": {"action": "COPY_AUTO_SCALING_GROUP"},
         },
-        "loadBalancerInfo": {
-            "targetGroupPairInfoList": [
-                {
-                    "targetGroups": [{"name": blue_tg}, {"name": green_tg}],
-                    "prodTrafficRoute": {"listenerArns": [listener]},
-                }
-            ]
-        },
+        "loadBalancerInfo": (
+            {
+                "targetGroupPairInfoList": [
+                    {
+                        "targetGroups": [{"name": blue_tg}, {"name": green_tg}],
+                        "prodTrafficRoute": {"listenerArns": [listener]},
+                    }
+                ]
+            }
+            if green_tg
+            else {"targetGroupInfoList": [{"name": blue_tg}]}
+        ),
         "autoRollbackConfiguration": {"enabled": True, "events": ["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_REQUEST"]},
     }
 
@@ -76,6 +86,7 @@ def provision(
     services: tuple[tuple[str, int, str, int], ...] = DEFAULT_SERVICES,
     instances: int = 2,
     wait_minutes: int = 5,
+    layout: str = "pair",
     session: boto3.Session | None = None,
 ) -> Infra:
     """Create the infrastructure in the emulator and say where everything is.
@@ -102,7 +113,9 @@ def provision(
     balancer = elbv2.create_load_balancer(Name=prefix, Subnets=public, Scheme="internet-facing", Type="application")
     balancer_arn = balancer["LoadBalancers"][0]["LoadBalancerArn"]
 
-    bucket = f"{prefix}-revisions"
+    if layout not in ("pair", "single"):
+        raise ValueError(f"layout must be 'pair' or 'single', got {layout!r}")
+    bucket = f"{prefix}-codedeploy-bundles"
     s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})
     codedeploy.create_application(applicationName=prefix, computePlatform="Server")
 
@@ -120,23 +133,24 @@ def provision(
         )["LaunchTemplate"]["LaunchTemplateId"]
         target_groups = [
             elbv2.create_target_group(
-                Name=f"{prefix}-{name}-{colour}"[:32],
+                Name=f"{prefix}-{name}-{suffix}",
                 Protocol="HTTP",
                 Port=port,
                 VpcId=vpc,
                 TargetType="instance",
                 HealthCheckPath=health_path,
             )["TargetGroups"][0]
-            for colour in ("blue", "green")
+            for suffix in (("tg", "tg-green") if layout == "pair" else ("tg",))
         ]
-        blue_tg, green_tg = (tg["TargetGroupArn"] for tg in target_groups)
+        blue_tg = target_groups[0]["TargetGroupArn"]
+        green_tg = target_groups[1]["TargetGroupArn"] if layout == "pair" else ""
         listener = elbv2.create_listener(
             LoadBalancerArn=balancer_arn,
             Protocol="HTTP",
             Port=listener_port,
             DefaultActions=[{"Type": "forward", "TargetGroupArn": blue_tg}],
         )["Listeners"][0]["ListenerArn"]
-        asg = f"{prefix}-{name}"
+        asg = f"{prefix}-{name}-asg"
         autoscaling.create_auto_scaling_group(
             AutoScalingGroupName=asg,
             LaunchTemplate={"LaunchTemplateId": template, "Version": "$Latest"},
@@ -148,7 +162,7 @@ def provision(
             HealthCheckType="ELB",
             Tags=[{"Key": "Service", "Value": name, "PropagateAtLaunch": True}],
         )
-        group = f"{prefix}-{name}"
+        group = f"{prefix}-{name}-bg"
         codedeploy.create_deployment_group(
             applicationName=prefix,
             deploymentGroupName=group,
@@ -156,7 +170,7 @@ def provision(
             **blue_green_group_settings(
                 asg,
                 target_groups[0]["TargetGroupName"],
-                target_groups[1]["TargetGroupName"],
+                target_groups[1]["TargetGroupName"] if layout == "pair" else "",
                 listener,
                 wait_minutes=wait_minutes,
             ),

@@ -7,7 +7,7 @@ resetting re-initialises moto's EC2 backend, which costs seconds per test.
 
 from __future__ import annotations
 
-import uuid
+import itertools
 from collections.abc import Iterator
 
 import boto3
@@ -36,9 +36,12 @@ def session() -> boto3.Session:
     return boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing")  # noqa: S106
 
 
+_environments = itertools.count(1)  # every test its own names in the one emulator (target group names: <= 32 chars)
+
+
 @pytest.fixture
 def infra(emulator: AwsEmulator, control: EmulatorControl, session: boto3.Session) -> Infra:
-    made = provision(emulator.endpoint, region=REGION, env="t" + uuid.uuid4().hex[:6], session=session)
+    made = provision(emulator.endpoint, region=REGION, env=f"t{next(_environments)}", session=session)
     control.reset_calls()  # every test starts with an empty call log: only the driver's calls follow
     return made
 

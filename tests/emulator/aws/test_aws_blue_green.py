@@ -5,10 +5,11 @@ from __future__ import annotations
 import threading
 from collections import Counter
 
+import boto3
 import pytest
-from aws_support import FakeClock, image
+from aws_support import REGION, FakeClock, image
 from dojangkok.deploy import DeployError, Outcome
-from dojangkok.deploy.blue_green import AwsClients, Backoff, BlueGreen
+from dojangkok.deploy.blue_green import AwsClients, Backoff, BlueGreen, aws_clients
 from dojangkok_local.aws_infra import Infra
 
 pytestmark = pytest.mark.emulator
@@ -346,3 +347,46 @@ def test_single_target_group_layout_moves_instances_instead_of_the_listener(driv
     assert healthy(clients, fe.blue_target_group) == fleet(clients, green_asg)
     assert not healthy(clients, fe.blue_target_group) & blue_instances
     assert fe.blue_asg not in asg_names(clients)
+
+
+def test_a_running_deployment_in_the_group_is_reported_with_the_fix(driver, clients, infra, control):
+    fe = infra.services["frontend"]
+    control.set_green_health(infra.application, fe.deployment_group, "hang")
+    first: dict = {}
+    runner = threading.Thread(target=lambda: first.setdefault("result", deploy(driver, infra, "frontend", "a")))
+    runner.start()
+    listing = {"applicationName": infra.application, "deploymentGroupName": fe.deployment_group}
+    for _ in range(200):
+        running = clients.codedeploy.list_deployments(**listing, includeOnlyStatuses=["InProgress"])["deployments"]
+        if running:
+            break
+        threading.Event().wait(0.05)
+
+    with pytest.raises(DeployError, match="another deployment is running in this group"):
+        deploy(driver, infra, "frontend", "b")
+
+    clients.codedeploy.stop_deployment(deploymentId=running[0], autoRollbackEnabled=True)
+    runner.join(30)
+    assert first["result"].outcome is Outcome.ROLLED_BACK  # stopped by someone else, with rollback
+    assert serving(clients, fe.listener) == fe.blue_target_group
+
+
+def test_missing_bucket_names_the_setting(clients, infra, control):
+    driver = BlueGreen(clients, bucket="dojangkok-nowhere", backoff=Backoff(0.02, 1.5, 0.1))
+    with pytest.raises(DeployError, match="create the revisions bucket dojangkok-nowhere"):
+        deploy(driver, infra, "frontend", "a")
+    assert "CreateDeployment" not in [c["operation"] for c in control.calls()]
+
+
+def test_missing_credentials_fail_before_any_call(emulator, infra, control, monkeypatch, tmp_path):
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # no instance-metadata probe from a laptop or CI
+    nobody = aws_clients(REGION, emulator.endpoint, session=boto3.Session())
+    driver = BlueGreen(nobody, bucket=infra.bucket)
+
+    with pytest.raises(DeployError, match="no AWS credentials"):
+        deploy(driver, infra, "frontend", "a")
+    assert control.calls() == []

@@ -25,7 +25,7 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from dojangkok.catalogue import Cloud, Service, Strategy, UnknownServiceError
 from dojangkok.catalogue import service as catalogue_service
@@ -556,10 +556,29 @@ class BlueGreen:
             return method(**kwargs)
         except ClientError as error:
             err = error.response.get("Error", {})
-            operation = error.operation_name
-            raise DeployError(f"{operation} failed: {err.get('Code', '?')}: {err.get('Message', '')}") from error
+            code = err.get("Code", "?")
+            hint = _HINTS.get(code, "")
+            message = f"{error.operation_name} failed: {code}: {err.get('Message', '')}"
+            raise DeployError(message + (f" ({hint.format(bucket=self.bucket, **kwargs)})" if hint else "")) from error
+        except NoCredentialsError as error:
+            raise DeployError(
+                "no AWS credentials: in GitHub Actions assume the environment's deploy role through OIDC "
+                "(aws-actions/configure-aws-credentials); locally set AWS_PROFILE, or point the endpoint at the local "
+                "emulator (python -m dojangkok_local.aws)"
+            ) from error
         except BotoCoreError as error:
             raise DeployError(f"AWS call failed ({error}); check credentials, region and network") from error
+
+
+# What to do about the errors people meet; formatted with the call's arguments.
+_HINTS = {
+    "NoSuchBucket": "create the revisions bucket {bucket} or fix bundle_bucket in deploy/environments.toml",
+    "AccessDenied": "the deploy role needs s3:PutObject on {bucket} and codedeploy:* on the group",
+    "AccessDeniedException": "the deploy role needs codedeploy:CreateDeployment, GetDeployment, StopDeployment",
+    "DeploymentLimitExceededException": "another deployment is running in this group: wait for it, or stop it "
+    "with `aws deploy stop-deployment --deployment-id <id> --auto-rollback-enabled`",
+    "ApplicationDoesNotExistException": "fix codedeploy_application in deploy/environments.toml",
+}
 
 
 class _Run:

@@ -18,7 +18,7 @@ mark a template or an image digest unhealthy, inject transient errors and advanc
 
 Groups advance one tick per read of the group (`--ticks-per-read`), and optionally on a clock (`--tick-seconds`).
 
-    python -m dojangkok_local.gcp --port 8085
+    python -m dojangkok_local.gcp --port 8085 [--seed dev] [--seed prd]
 """
 
 from __future__ import annotations
@@ -29,10 +29,10 @@ import json
 import re
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-import httpx
 from flask import Flask, Response, request
 from werkzeug.serving import WSGIRequestHandler, make_server
 
@@ -248,9 +248,12 @@ class FakeGcpServer:
 
     # Control, over HTTP like any other client would (the fake may be in another process).
     def _control(self, method: str, what: str, body: dict | None = None) -> dict:
-        response = httpx.request(method, f"{self.endpoint}/_fake/{what}", json=body, timeout=10)
-        response.raise_for_status()
-        return response.json()
+        data = json.dumps(body).encode() if body is not None else None
+        # Our own http://127.0.0.1 endpoint, never a user-given URL (hence the S310 waivers).
+        call = urllib.request.Request(f"{self.endpoint}/_fake/{what}", data=data, method=method,  # noqa: S310
+                                      headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(call, timeout=10) as response:  # noqa: S310
+            return json.loads(response.read() or b"{}")
 
     def calls(self) -> list[dict]:
         return self._control("GET", "calls")["calls"]
@@ -291,9 +294,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--ticks-per-read", type=int, default=1, help="ticks each read of a group advances")
     parser.add_argument("--tick-seconds", type=float, default=0, help="also tick on a clock (0: off)")
     parser.add_argument("--operation-polls", type=int, default=1, help="reads before an operation is done")
+    parser.add_argument("--seed", action="append", default=[], choices=["dev", "prd"],
+                        help="create the groups (and pipeline) deploy/environments.toml names for ENV")
     args = parser.parse_args(argv)
     with running(args.port, tick_seconds=args.tick_seconds, phase_ticks=args.phase_ticks,
                  ticks_per_read=args.ticks_per_read, operation_polls=args.operation_polls) as server:
+        from .gcp_seed import seed_environment  # imports the pipeline's own package: only when asked
+
+        for env in args.seed:
+            seeded = seed_environment(server.endpoint, env)
+            server.settle()
+            server.reset_calls()
+            print(f"seeded {env}: " + ", ".join(f"{s} on {t}" for s, t in seeded.items()), flush=True)
         print(f"fake GCP (Compute v1, Cloud Deploy v1) on {server.endpoint}; Ctrl-C stops it", flush=True)
         with contextlib.suppress(KeyboardInterrupt):
             while True:

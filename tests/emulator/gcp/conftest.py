@@ -10,8 +10,8 @@ import pytest
 from dojangkok.deploy.cloud_deploy import CloudDeploy
 from dojangkok.deploy.rolling import GcpClients, RollingUpdate, gcp_clients
 from dojangkok_local.gcp import FakeGcpServer, running
-from gcp_support import GROUPS, PIPELINE, PROJECT, REGION, SIZES, TARGET, ZONE, FakeClock, health_check, image
-from google.cloud import compute_v1, deploy_v1
+from dojangkok_local.gcp_seed import seed_groups, seed_pipeline
+from gcp_support import GROUPS, PIPELINE, PROJECT, REGION, SIZES, TARGET, ZONE, FakeClock, image
 
 
 @pytest.fixture
@@ -52,24 +52,7 @@ class Production:
 @pytest.fixture
 def production(gcp: FakeGcpServer, clients: GcpClients, rolling) -> Production:
     """Both GCP groups on release 1: health-checked, proactive, stable. The call log starts empty."""
-    driver = rolling()
-    templates = {}
-    for service, group in GROUPS.items():
-        template = driver.instance_template(service, image(service, 1), group=group)
-        clients.templates.insert(project=PROJECT, instance_template_resource=template).result()
-        mig = compute_v1.InstanceGroupManager(
-            name=group,
-            base_instance_name=group,
-            instance_template=driver.template_url(template.name),
-            target_size=SIZES[service],
-            auto_healing_policies=[compute_v1.InstanceGroupManagerAutoHealingPolicy(
-                health_check=health_check(service), initial_delay_sec=300)],
-            update_policy=compute_v1.InstanceGroupManagerUpdatePolicy(
-                type_="PROACTIVE", minimal_action="REPLACE",
-                max_surge=compute_v1.FixedOrPercent(fixed=1), max_unavailable=compute_v1.FixedOrPercent(fixed=0)),
-        )
-        clients.groups.insert(project=PROJECT, zone=ZONE, instance_group_manager_resource=mig).result()
-        templates[service] = template.name
+    templates = seed_groups(clients, rolling(), GROUPS, {s: image(s, 1) for s in GROUPS}, SIZES)
     gcp.settle()
     gcp.reset_calls()
     return Production(templates)
@@ -89,13 +72,7 @@ def cloud_deploy(gcp: FakeGcpServer, clients: GcpClients, clock: FakeClock) -> C
 @pytest.fixture
 def pipeline(gcp: FakeGcpServer, clients: GcpClients, cloud_deploy) -> str:
     """A delivery pipeline dev -> prd whose prd target runs ai-server release 1. The call log starts empty."""
-    parent = f"projects/{PROJECT}/locations/{REGION}"
-    for target in ("dev", TARGET):
-        clients.deploy.create_target(parent=parent, target_id=target, target=deploy_v1.Target(
-            description=f"Dojangkok {target}", require_approval=False)).result()
-    clients.deploy.create_delivery_pipeline(parent=parent, delivery_pipeline_id=PIPELINE,
-                                            delivery_pipeline=deploy_v1.DeliveryPipeline(serial_pipeline={
-                                                "stages": [{"target_id": "dev"}, {"target_id": TARGET}]})).result()
+    seed_pipeline(clients, PROJECT, REGION, PIPELINE, ("dev", TARGET))
     first = cloud_deploy().deploy("ai-server", image("ai-server", 1))
     assert first.outcome == "succeeded", first.detail
     gcp.reset_calls()

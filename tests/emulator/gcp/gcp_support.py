@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
+from dojangkok_local.gcp_seed import first_image
 
 PROJECT = "dojangkok-test"
 REGION = "asia-northeast3"
@@ -15,12 +15,7 @@ TARGET = "prd"
 
 def image(service: str, release: int) -> str:
     """A release's image in Artifact Registry, by tag and digest as publish hands it over."""
-    digest = hashlib.sha256(f"{service}-{release}".encode()).hexdigest()
-    return f"{REGION}-docker.pkg.dev/{PROJECT}/dojangkok/{service}:prod-v1.0.{release}-a1b2c3d@sha256:{digest}"
-
-
-def health_check(service: str) -> str:
-    return f"projects/{PROJECT}/global/healthChecks/dojangkok-{service}"
+    return first_image(REGION, PROJECT, "dojangkok", service, release)
 
 
 class FakeClock:

@@ -91,6 +91,8 @@ class CloudDeploy:
             # Skaffold's image substitution: the manifests name the image `service`, the release pins the digest.
             build_artifacts=[deploy_v1.BuildArtifact(image=service.name, tag=image)],
             skaffold_config_path=self.skaffold_config_path,
+            # What the custom MIG target's deploy action reads (as env vars) to run RollingUpdate.
+            deploy_parameters={"DOJANGKOK_SERVICE": service.name, "DOJANGKOK_IMAGE": image},
         )
         if self.skaffold_config_uri:
             release.skaffold_config_uri = self.skaffold_config_uri

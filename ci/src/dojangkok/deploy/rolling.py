@@ -17,8 +17,12 @@ so the same code runs against GCP and the emulator. Transient errors are retried
 
 from __future__ import annotations
 
+import argparse
+import json
+import os
 import re
 import shlex
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -95,6 +99,18 @@ def gcp_clients(project: str, endpoint: str | None = None, credentials: Any = No
 
         options = ClientOptions(api_endpoint=endpoint)
         credentials = credentials or AnonymousCredentials()
+    if credentials is None:
+        import google.auth
+        from google.auth.exceptions import DefaultCredentialsError
+
+        try:
+            credentials, _ = google.auth.default(scopes=SCOPES)
+        except DefaultCredentialsError as error:
+            raise DeployError(
+                "no Google credentials: in GitHub Actions use workload identity federation "
+                "(google-github-actions/auth), locally `gcloud auth application-default login`, "
+                "or point at the local fake with an endpoint"
+            ) from error
     common = {"credentials": credentials, "transport": "rest", "client_options": options}
     templates = compute_v1.InstanceTemplatesClient(**common)
     groups = compute_v1.InstanceGroupManagersClient(**common)
@@ -548,3 +564,53 @@ class RollingUpdate:
                             previous=current, new=previous,
                             outcome=Outcome.SUCCEEDED if waited.ok else Outcome.FAILED,
                             seconds=self.clock() - started, detail=waited.detail, api_calls=dict(self.calls))
+
+
+# ---- command line: the Cloud Deploy custom target's deploy action, and a hand tool against the fake ---------------
+def main(argv: list[str] | None = None) -> int:
+    """`python -m dojangkok.deploy.rolling deploy|rollback …`: one service, one group; JSON result on stdout."""
+    env = os.environ.get
+    parser = argparse.ArgumentParser(prog="python -m dojangkok.deploy.rolling", description=main.__doc__)
+    parser.add_argument("action", choices=["deploy", "rollback", "plan"])
+    parser.add_argument("--service", default=env("DOJANGKOK_SERVICE", ""), help="ai-server or vllm")
+    parser.add_argument("--image", default=env("DOJANGKOK_IMAGE", ""), help="REGISTRY/PATH[:TAG]@sha256:…")
+    parser.add_argument("--project", default=env("DOJANGKOK_GCP_PROJECT", env("CLOUD_DEPLOY_PROJECT_ID", "")))
+    parser.add_argument("--zone", default=env("DOJANGKOK_GCP_ZONE", ""))
+    parser.add_argument("--group", default=env("DOJANGKOK_GROUP", ""), help="instance group manager name")
+    parser.add_argument("--health-check", default=env("DOJANGKOK_HEALTH_CHECK", ""))
+    parser.add_argument("--network", default=env("DOJANGKOK_NETWORK", "global/networks/default"))
+    parser.add_argument("--subnetwork", default=env("DOJANGKOK_SUBNETWORK", ""))
+    parser.add_argument("--service-account", default=env("DOJANGKOK_SERVICE_ACCOUNT", ""))
+    parser.add_argument("--timeout", type=float, default=float(env("DOJANGKOK_TIMEOUT", "1800")))
+    parser.add_argument("--poll-seconds", type=float, default=float(env("DOJANGKOK_POLL_SECONDS", "5")),
+                        help="first wait between reads of the group (then x1.5, at most 30s; 0.2 suits the fake)")
+    parser.add_argument("--endpoint", default=env("DOJANGKOK_GCP_ENDPOINT", ""),
+                        help="API endpoint, e.g. the local fake http://127.0.0.1:8085 (default: Google)")
+    args = parser.parse_args(argv)
+    driver = RollingUpdate(project=args.project, zone=args.zone, templates=None, groups=None, network=args.network,
+                           subnetwork=args.subnetwork, service_account=args.service_account,
+                           health_check=args.health_check, timeout=args.timeout, rollback_timeout=args.timeout,
+                           poll_initial=args.poll_seconds, poll_max=max(args.poll_seconds, 30.0),
+                           progress=lambda line: print(line, file=sys.stderr, flush=True))
+    try:
+        if args.action == "rollback":
+            rolling_service(args.service)
+            driver._check_target(args.group)
+        else:
+            steps = driver.plan(args.service, args.image, group=args.group)  # validates; no client, no call
+        if args.action == "plan":
+            print(json.dumps([s.as_dict() for s in steps], indent=2))
+            return 0
+        clients = gcp_clients(args.project, endpoint=args.endpoint or None)
+        driver.templates, driver.groups = clients.templates, clients.groups
+        result = (driver.deploy(args.service, args.image, group=args.group) if args.action == "deploy"
+                  else driver.rollback(args.service, group=args.group))
+    except DeployError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(json.dumps(result.as_dict(), indent=2))
+    return 0 if result.outcome is Outcome.SUCCEEDED else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -115,6 +115,9 @@ def provision(
 
     if layout not in ("pair", "single"):
         raise ValueError(f"layout must be 'pair' or 'single', got {layout!r}")
+    longest = max(len(f"{prefix}-{name}-tg-green") for name, *_ in services)
+    if longest > 32:
+        raise ValueError(f"env {env!r} is too long: ELB target group names stop at 32 characters ({longest} needed)")
     bucket = f"{prefix}-codedeploy-bundles"
     s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})
     codedeploy.create_application(applicationName=prefix, computePlatform="Server")

@@ -46,6 +46,9 @@ def test_rolling_update_reaches_its_target(gcp, clients, rolling, production):
     assert mig.update_policy.type_ == "PROACTIVE" and mig.update_policy.minimal_action == "REPLACE"
     assert mig.update_policy.max_surge.fixed == 1 and mig.update_policy.max_unavailable.fixed == 0
     assert mig.auto_healing_policies[0].health_check.endswith("dojangkok-ai-server")  # auto-healing kept
+    # On the wire, not just defaults read back: maxUnavailable 0 was sent explicitly (GCP's default is not 0).
+    sent = gcp.fake.compute.groups[(PROJECT, ZONE, GROUPS["ai-server"])].body["updatePolicy"]
+    assert sent["maxUnavailable"] == {"fixed": 0} and sent["maxSurge"] == {"fixed": 1}
     assert instance_templates(clients, "ai-server") == [result.new] * SIZES["ai-server"]
 
     template = clients.templates.get(project=PROJECT, instance_template=result.new)
@@ -196,3 +199,45 @@ def test_group_without_a_health_check_is_refused(gcp, clients, rolling, producti
         instance_template=driver.template_url(production.templates["ai-server"]))).result()
     with pytest.raises(DeployError, match="no auto-healing health check"):
         driver.deploy("ai-server", image("ai-server", 2), group="dojangkok-ai-server-unchecked")
+
+
+def test_missing_credentials_fail_before_any_call(gcp, monkeypatch, tmp_path):
+    from dojangkok.deploy.rolling import gcp_clients
+
+    monkeypatch.delenv("GOOGLE_APPLICATION_CREDENTIALS", raising=False)
+    monkeypatch.setenv("CLOUDSDK_CONFIG", str(tmp_path))  # no gcloud application-default login
+    monkeypatch.setenv("NO_GCE_CHECK", "True")  # not on a GCE VM: do not ask a metadata server
+    with pytest.raises(DeployError, match="no Google credentials"):
+        gcp_clients(PROJECT)
+    with pytest.raises(DeployError, match="no GCP project"):
+        gcp_clients("", endpoint=gcp.endpoint)
+    assert gcp.calls() == []
+
+
+def test_the_fake_runs_as_a_command(tmp_path):
+    import json
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    fake = subprocess.Popen([sys.executable, "-m", "dojangkok_local.gcp", "--port", str(port)],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert "on http://127.0.0.1:" in fake.stdout.readline()
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_fake/calls", timeout=2) as response:
+                    assert json.load(response) == {"calls": []}
+                break
+            except OSError:
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+    finally:
+        fake.terminate()
+        fake.wait(timeout=10)

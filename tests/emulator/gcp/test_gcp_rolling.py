@@ -31,6 +31,8 @@ def wire_counts(gcp) -> dict[str, int]:
 
 
 def test_rolling_update_reaches_its_target(gcp, clients, rolling, production):
+    # Someone left the group opportunistic: the deploy must send the whole policy, not rely on what is there.
+    gcp.fake.compute.groups[(PROJECT, ZONE, GROUPS["ai-server"])].body["updatePolicy"] = {"type": "OPPORTUNISTIC"}
     before = len(history(gcp, "ai-server"))
     result = rolling().deploy("ai-server", image("ai-server", 2), group=GROUPS["ai-server"])
 
@@ -46,7 +48,7 @@ def test_rolling_update_reaches_its_target(gcp, clients, rolling, production):
     assert mig.update_policy.type_ == "PROACTIVE" and mig.update_policy.minimal_action == "REPLACE"
     assert mig.update_policy.max_surge.fixed == 1 and mig.update_policy.max_unavailable.fixed == 0
     assert mig.auto_healing_policies[0].health_check.endswith("dojangkok-ai-server")  # auto-healing kept
-    # On the wire, not just defaults read back: maxUnavailable 0 was sent explicitly (GCP's default is not 0).
+    # On the wire, not defaults read back: maxUnavailable 0 sent explicitly (GCP's default for it is not 0).
     sent = gcp.fake.compute.groups[(PROJECT, ZONE, GROUPS["ai-server"])].body["updatePolicy"]
     assert sent["maxUnavailable"] == {"fixed": 0} and sent["maxSurge"] == {"fixed": 1}
     assert instance_templates(clients, "ai-server") == [result.new] * SIZES["ai-server"]

@@ -36,7 +36,10 @@ HISTORY = 5  # releases searched (newest first) for the one the target runs
 
 @dataclass
 class CloudDeploy:
-    """Release + rollout on a Cloud Deploy delivery pipeline target, with rollbackTarget on failure."""
+    """Release + rollout on a Cloud Deploy delivery pipeline target, with rollbackTarget on failure.
+
+    `calls` counts the API calls of the last deploy/rollback: one instance per concurrent deploy.
+    """
 
     client: Any  # deploy_v1.CloudDeployClient (REST)
     project: str

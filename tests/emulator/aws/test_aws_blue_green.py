@@ -200,6 +200,21 @@ def test_rollback_redeploys_the_previous_release(driver, clients, infra):
     assert "s3.PutObject" not in result.api_calls  # the old bundle is reused as it was
 
 
+def test_repeated_rollbacks_walk_back_through_releases(driver, infra):
+    fe = infra.services["frontend"]
+    a, b, c = (deploy(driver, infra, "frontend", fill) for fill in "abc")
+    assert {a.outcome, b.outcome, c.outcome} == {Outcome.SUCCEEDED}
+    rollback = {"application": infra.application, "deployment_group": fe.deployment_group}
+
+    to_b = driver.rollback("frontend", **rollback)
+    to_a = driver.rollback("frontend", **rollback)
+
+    assert (to_b.previous, to_b.new) == (c.new, b.new)
+    assert (to_a.previous, to_a.new) == (b.new, a.new)
+    with pytest.raises(DeployError, match="its first release"):
+        driver.rollback("frontend", **rollback)
+
+
 def test_rollback_without_an_earlier_release_is_refused(driver, infra):
     fe = infra.services["frontend"]
     with pytest.raises(DeployError, match="nothing to roll back to"):

@@ -369,7 +369,11 @@ class BlueGreen:
             )
 
     def rollback(self, service: Service | str, *, application: str, deployment_group: str) -> DeployResult:
-        """Redeploy the last successful revision before the one serving now, through the same Blue/Green path."""
+        """Redeploy the release before the one serving now, through the same Blue/Green path.
+
+        Releases are ordered by when each revision first succeeded, so rolling back twice walks back two releases
+        (a, b, c -> b -> a) instead of flipping between the last two.
+        """
         entry = blue_green_service(service)
         _check_names(application, deployment_group)
         target = f"{application}/{deployment_group}"
@@ -380,10 +384,11 @@ class BlueGreen:
             if not history:
                 raise DeployError(f"{target} has no successful deployment yet: nothing to roll back to")
             current = history[0]["revision"]
-            earlier = next((d for d in history if _location(d["revision"]) != _location(current)), None)
+            earlier = _release_before(history)
             if earlier is None:
                 raise DeployError(
-                    f"{target} has only ever served {_location(current)}: there is no earlier release to roll back to"
+                    f"{target} serves {_location(current)}, its first release: there is no earlier release to roll "
+                    "back to (deploy a digest instead)"
                 )
             revision = earlier["revision"]
             image = _image_of(earlier)
@@ -608,6 +613,16 @@ def _check_names(application: str, group: str) -> None:
 def _location(revision: dict) -> str:
     s3 = (revision or {}).get("s3Location") or {}
     return f"s3://{s3['bucket']}/{s3['key']}" if s3.get("bucket") else ""
+
+
+def _release_before(history: list[dict]) -> dict | None:
+    """From succeeded deployments (newest first): a deployment of the revision released just before the current one."""
+    first_success: dict[str, dict] = {}
+    for deployment in reversed(history):  # oldest first, so the first deployment of each revision wins
+        first_success.setdefault(_location(deployment["revision"]), deployment)
+    current = first_success[_location(history[0]["revision"])]
+    older = [d for d in first_success.values() if d["createTime"] < current["createTime"]]
+    return max(older, key=lambda d: d["createTime"], default=None)
 
 
 def _image_of(deployment: dict) -> str:

@@ -243,3 +243,15 @@ def test_the_fake_runs_as_a_command(tmp_path):
     finally:
         fake.terminate()
         fake.wait(timeout=10)
+
+
+def test_factory_points_operation_polling_at_the_endpoint(gcp, clients):
+    """Why gcp_clients wires the operations clients: left alone, the library polls compute.googleapis.com."""
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import compute_v1
+
+    plain = compute_v1.InstanceGroupManagersClient(credentials=AnonymousCredentials(), transport="rest",
+                                                   client_options={"api_endpoint": gcp.endpoint})
+    assert plain._transport._zone_operations_client._transport._host == "https://compute.googleapis.com"
+    assert clients.groups._transport._zone_operations_client._transport._host == gcp.endpoint
+    assert clients.templates._transport._global_operations_client._transport._host == gcp.endpoint

@@ -68,6 +68,7 @@ def test_green_serves_and_blue_is_terminated(driver, clients, infra, control):
     assert serving(clients, fe.listener) == fe.green_target_group
     (green_asg,) = group_asgs(clients, infra, "frontend")
     assert green_asg.startswith(f"CodeDeploy_{fe.deployment_group}_d-")
+    assert f"{green_asg} serves" in result.detail
     green_instances = fleet(clients, green_asg)
     assert len(green_instances) == len(blue_instances) == 2
     assert healthy(clients, fe.green_target_group) == green_instances

@@ -79,8 +79,8 @@ def aws_clients(
         retries={"mode": retry_mode, "max_attempts": max_attempts},
         connect_timeout=10,
         read_timeout=60,
-        # Path-style keeps S3 working on IP endpoints and on buckets with dots in their names.
-        s3={"addressing_style": "path"},
+        # Emulators answer on one host:port, so path-style there; AWS itself gets its default virtual-hosted style.
+        s3={"addressing_style": "path" if endpoint_url else "auto"},
     )
 
     def client(name: str) -> Any:
@@ -538,7 +538,8 @@ class BlueGreen:
         deployment_id = info["deploymentId"]
         status = info["status"]
         if status == "Succeeded":
-            return Outcome.SUCCEEDED, f"{deployment_id} succeeded; blue fleet terminated"
+            green = ", ".join((info.get("targetInstances") or {}).get("autoScalingGroups") or []) or "green fleet"
+            return Outcome.SUCCEEDED, f"{deployment_id} succeeded: {green} serves, blue terminated after the wait"
         error = info.get("errorInformation") or {}
         reason = f"{deployment_id} {status.lower()}: {error.get('code', 'UNKNOWN')} {error.get('message', '')}".strip()
         rollback = info.get("rollbackInfo") or {}

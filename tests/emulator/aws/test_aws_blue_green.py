@@ -406,3 +406,44 @@ def test_missing_credentials_fail_before_any_call(emulator, infra, control, monk
     with pytest.raises(DeployError, match="no AWS credentials"):
         deploy(driver, infra, "frontend", "a")
     assert control.calls() == []
+
+
+def test_ready_wait_is_continued_by_the_driver(clients, infra):
+    """A group that holds green at Ready until told to reroute: the pipeline validated green, so it continues."""
+    fe = infra.services["frontend"]
+    info = clients.codedeploy.get_deployment_group(
+        applicationName=infra.application, deploymentGroupName=fe.deployment_group
+    )["deploymentGroupInfo"]
+    hold = info["blueGreenDeploymentConfiguration"]
+    hold["deploymentReadyOption"] = {"actionOnTimeout": "STOP_DEPLOYMENT", "waitTimeInMinutes": 600}
+    clients.codedeploy.update_deployment_group(
+        applicationName=infra.application,
+        currentDeploymentGroupName=fe.deployment_group,
+        blueGreenDeploymentConfiguration=hold,
+    )
+    progress: list[str] = []
+    driver = BlueGreen(clients, bucket=infra.bucket, backoff=Backoff(0.02, 1.5, 0.1), progress=progress.append)
+
+    result = deploy(driver, infra, "frontend", "a")
+
+    assert result.outcome is Outcome.SUCCEEDED, result.detail
+    assert result.api_calls["codedeploy.ContinueDeployment"] == 1
+    assert serving(clients, fe.listener) == fe.green_target_group
+    statuses = [line.split()[2] for line in progress if line.startswith("frontend: d-")]
+    assert "Ready" in statuses and statuses[-1] == "Succeeded"
+
+
+def test_other_services_pass_through_to_moto(clients, session, emulator, control):
+    """ECR and S3 are moto's, through the same front, and recorded like every call."""
+    ecr = session.client("ecr", region_name=REGION, endpoint_url=emulator.endpoint)
+    ecr.create_repository(repositoryName="dojangkok/frontend")
+    token = ecr.get_authorization_token()["authorizationData"][0]
+    assert token["authorizationToken"]
+    clients.s3.create_bucket(Bucket="dojangkok-pass", CreateBucketConfiguration={"LocationConstraint": REGION})
+    clients.s3.put_object(Bucket="dojangkok-pass", Key="a/b c+d.txt", Body=b"hello")
+    assert clients.s3.get_object(Bucket="dojangkok-pass", Key="a/b c+d.txt")["Body"].read() == b"hello"
+
+    calls = [(c["service"], c["operation"]) for c in control.calls()]
+    assert ("ecr", "CreateRepository") in calls
+    assert ("ecr", "GetAuthorizationToken") in calls
+    assert ("s3", "PutObject") in calls and ("s3", "GetObject") in calls

@@ -11,13 +11,19 @@ import itertools
 import re
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import ClassVar
 
-from .gcp_compute import DIGEST, now
+from .gcp_compute import DIGEST
 
 ID = re.compile(r"^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$")
 TYPE = "type.googleapis.com/google.cloud.deploy.v1."
 _ops = itertools.count(1)
+
+
+def now() -> str:
+    """RFC 3339 with microseconds: rollouts made in one test must still sort by creation."""
+    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 class DeployApiError(Exception):
@@ -214,4 +220,5 @@ class CloudDeploy:
                                      "FAILED_PRECONDITION")
             release = earlier[-1]
         rollout = self.create_rollout(release, rollout_id, {"targetId": target_id}, rollback_of=current["name"])
+        current.setdefault("rolledBackByRollouts", []).append(rollout["name"])
         return {"rollbackConfig": {"rollout": self._view(rollout), "startingPhaseId": "stable"}}

@@ -69,6 +69,7 @@ def seed_pipeline(clients: GcpClients, project: str, region: str, pipeline: str,
 
 def seed_environment(endpoint: str, env: str) -> dict[str, str]:
     """Seed the groups (and pipeline, if configured) that deploy/environments.toml names for `env`."""
+    from dojangkok.deploy.cloud_deploy import pipeline_and_target
     from dojangkok.deploy.rolling import gcp_clients
     from dojangkok.environments import load
 
@@ -79,5 +80,7 @@ def seed_environment(endpoint: str, env: str) -> dict[str, str]:
     images = {s: first_image(gcp.region, gcp.project, gcp.repository, s) for s in groups}
     templates = seed_groups(clients, driver, groups, images)
     if gcp.delivery_pipeline:
-        seed_pipeline(clients, gcp.project, gcp.region, gcp.delivery_pipeline, (env,))
+        for service in groups:
+            pipeline, target = pipeline_and_target(gcp.delivery_pipeline, env, service)
+            seed_pipeline(clients, gcp.project, gcp.region, pipeline, (target,))
     return templates

@@ -97,3 +97,20 @@ def test_missing_pipeline_is_a_clear_error(gcp, cloud_deploy):
     with pytest.raises(DeployError, match="does not exist"):
         cloud_deploy().deploy("ai-server", image("ai-server", 2))
     assert [c["api"] for c in gcp.calls()] == ["clouddeploy.deliveryPipelines.get"]
+
+
+def test_history_follows_rollbacks_and_stays_per_service(gcp, clients, cloud_deploy, pipeline):
+    driver = cloud_deploy()
+    vllm1 = driver.deploy("vllm", image("vllm", 1))  # the same target carries vllm too
+    ai2 = driver.deploy("ai-server", image("ai-server", 2))
+    assert (vllm1.outcome, ai2.outcome) == (Outcome.SUCCEEDED, Outcome.SUCCEEDED)
+    assert ai2.previous == pipeline  # ai-server's own previous release, not vllm's
+
+    back = driver.rollback("ai-server")
+    assert (back.previous, back.new) == (ai2.new, pipeline)
+
+    ai3 = driver.deploy("ai-server", image("ai-server", 3))
+    assert ai3.previous == pipeline  # what runs after the rollback, not the rolled-back release
+
+    with pytest.raises(DeployError, match="no earlier successful release"):
+        driver.rollback("vllm")

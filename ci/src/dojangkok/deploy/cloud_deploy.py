@@ -34,6 +34,15 @@ OPERATIONS_GET = "clouddeploy.operations.get"
 HISTORY = 5  # releases searched (newest first) for the one the target runs
 
 
+def pipeline_and_target(delivery_pipeline: str, env: str, service: str) -> tuple[str, str]:
+    """The pipeline and target ids of a service, by the convention of deploy/gcp/clouddeploy/clouddeploy.yaml.
+
+    The environment setting names the pipelines' prefix ("dojangkok"); each service has its own pipeline
+    (release history and rollbackTarget are per target), with a target per environment.
+    """
+    return f"{delivery_pipeline}-{service}", f"{env}-{service}"
+
+
 @dataclass
 class CloudDeploy:
     """Release + rollout on a Cloud Deploy delivery pipeline target, with rollbackTarget on failure.
@@ -152,18 +161,28 @@ class CloudDeploy:
             self.sleep(min(delay, max(0.0, deadline - self.clock())))
             delay = min(delay * 1.5, self.poll_max)
 
-    def _current_release(self) -> str:
-        """The newest release whose rollout to the target succeeded ("" if none of the last few did)."""
+    def _served(self, service: Service, want: int) -> list[str]:
+        """Releases of this service the target ran, newest first, each once (at most `want`).
+
+        Ordered by the successful rollouts to the target that were not rolled back since, so after a rollback
+        the release rolled back to counts as current. Filtered by the release's service label, in case one
+        target carries more than one service (better: a pipeline per service, as clouddeploy.yaml has).
+        """
         from google.cloud import deploy_v1
 
-        releases = list(self._call(RELEASES_LIST, self.client.list_releases,
-                                   request={"parent": self.pipeline_path, "order_by": "create_time desc"}))
+        releases = [r for r in self._call(RELEASES_LIST, self.client.list_releases,
+                                          request={"parent": self.pipeline_path, "order_by": "create_time desc"})
+                    if r.labels.get("dojangkok-service") == service.name]
         releases.sort(key=lambda r: r.create_time, reverse=True)
+        rollouts = []
         for release in releases[:HISTORY]:
-            rollouts = self._call(ROLLOUTS_LIST, self.client.list_rollouts, request={"parent": release.name})
-            if any(r.target_id == self.target and r.state == deploy_v1.Rollout.State.SUCCEEDED for r in rollouts):
-                return release.name
-        return ""
+            rollouts += [r for r in self._call(ROLLOUTS_LIST, self.client.list_rollouts,
+                                               request={"parent": release.name})
+                         if r.target_id == self.target and r.state == deploy_v1.Rollout.State.SUCCEEDED
+                         and not r.rolled_back_by_rollouts]
+        rollouts.sort(key=lambda r: r.create_time, reverse=True)
+        served = list(dict.fromkeys(r.name.split("/rollouts/", 1)[0] for r in rollouts))
+        return served[:want]
 
     def _roll(self, release: str, rollout_id: str) -> Any:
         from google.cloud import deploy_v1
@@ -213,7 +232,7 @@ class CloudDeploy:
         stages = [s.target_id for s in pipeline.serial_pipeline.stages]
         if self.target not in stages:
             raise DeployError(f"target {self.target!r} is not a stage of {self.pipeline} (stages: {stages})")
-        previous = self._current_release()
+        previous = next(iter(self._served(svc, 1)), "")
 
         name = f"{self.pipeline_path}/releases/{release_id}"
         self.progress(f"{svc.name}: creating release {release_id}")
@@ -253,12 +272,12 @@ class CloudDeploy:
         self.calls = Counter()
         svc = rolling_service(service)
         self._check()
-        current = self._current_release()
-        try:
-            back = self._rollback_target("-rollback")
-        except (gexc.BadRequest, gexc.FailedPrecondition) as error:  # FAILED_PRECONDITION arrives as HTTP 400
-            raise DeployError(f"{self.target} has no earlier successful release to roll back to: {error.message}") \
-                from error
+        served = self._served(svc, 2)
+        if len(served) < 2:
+            raise DeployError(f"{svc.name} has no earlier successful release on {self.target} to roll back to "
+                              "(deploy a known-good image by digest instead)")
+        current, earlier = served
+        back = self._rollback_target("-rollback", earlier)
         new = back.name.split("/rollouts/", 1)[0]
         ok = back.state == deploy_v1.Rollout.State.SUCCEEDED
         artifacts = self._call(RELEASES_GET, self.client.get_release, name=new).build_artifacts

@@ -127,6 +127,8 @@ class FakeGcp:
              lambda release, body, args, **_: d.create_rollout_op(release, args.get("rolloutId", ""), body)),
             ("GET", REL + r"/rollouts", "clouddeploy.rollouts.list",
              lambda release, **_: d.list_rollouts(release)),
+            ("POST", REL + r"/rollouts/" + N + ":cancel", "clouddeploy.rollouts.cancel",
+             lambda release, name, **_: d.cancel_rollout(f"{release}/rollouts/{name}")),
             ("GET", REL + r"/rollouts/" + N, "clouddeploy.rollouts.get",
              lambda release, name, **_: d.get_rollout(f"{release}/rollouts/{name}")),
             ("GET", REL, "clouddeploy.releases.get", lambda release, **_: d.get_release(release)),

@@ -195,6 +195,13 @@ class CloudDeploy:
                 rollout["deployEndTime"] = now()
         return self._view(rollout)
 
+    def cancel_rollout(self, name: str) -> dict:
+        rollout = self._get(self.rollouts, "rollout", name)
+        if rollout["state"] in ("SUCCEEDED", "FAILED", "CANCELLED"):
+            raise DeployApiError(400, f"rollout {name!r} is already {rollout['state']}", "FAILED_PRECONDITION")
+        rollout.update(state="CANCELLED", deployEndTime=now())
+        return {}
+
     def list_rollouts(self, release_name: str) -> dict:
         return {"rollouts": [self._view(r) for n, r in self.rollouts.items() if n.startswith(release_name + "/")]}
 

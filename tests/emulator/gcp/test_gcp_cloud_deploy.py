@@ -72,6 +72,8 @@ def test_rollout_that_never_finishes_times_out_and_rolls_back(gcp, clients, cloc
     assert result.outcome is Outcome.FAILED  # the rollback rollout is stuck too: a person must look
     assert "did not finish within 600s" in result.detail
     assert clock.now >= 1200
+    assert result.api_calls["clouddeploy.rollouts.cancel"] == 1  # the stuck rollout was stopped first
+    assert [r.state for r in rollouts(clients, result.new)] == [deploy_v1.Rollout.State.CANCELLED]
 
 
 @pytest.mark.parametrize(

@@ -29,6 +29,7 @@ RELEASES_LIST = "clouddeploy.releases.list"
 ROLLOUTS_CREATE = "clouddeploy.rollouts.create"
 ROLLOUTS_GET = "clouddeploy.rollouts.get"
 ROLLOUTS_LIST = "clouddeploy.rollouts.list"
+ROLLOUTS_CANCEL = "clouddeploy.rollouts.cancel"
 ROLLBACK_TARGET = "clouddeploy.deliveryPipelines.rollbackTarget"
 OPERATIONS_GET = "clouddeploy.operations.get"
 HISTORY = 5  # releases searched (newest first) for the one the target runs
@@ -193,11 +194,15 @@ class CloudDeploy:
         return self._wait_rollout(rollout.name)
 
     def _wait_rollout(self, name: str) -> Any:
+        terminal = self._terminal()
+        return self._poll(ROLLOUTS_GET, self.client.get_rollout, name, lambda r: r.state in terminal, self.timeout)
+
+    @staticmethod
+    def _terminal() -> set:
         from google.cloud import deploy_v1
 
         state = deploy_v1.Rollout.State
-        terminal = {state.SUCCEEDED, state.FAILED, state.CANCELLED, state.HALTED, state.APPROVAL_REJECTED}
-        return self._poll(ROLLOUTS_GET, self.client.get_rollout, name, lambda r: r.state in terminal, self.timeout)
+        return {state.SUCCEEDED, state.FAILED, state.CANCELLED, state.HALTED, state.APPROVAL_REJECTED}
 
     def _rollback_target(self, suffix: str, release: str = "") -> Any:
         """rollbackTarget: to `release` (a name) or, without one, the target's previous successful release."""
@@ -242,6 +247,9 @@ class CloudDeploy:
             self._wait_operation(operation, f"creating release {release_id}")
         except gexc.Conflict:
             pass  # this image was released before: roll the same release out again
+        except gexc.GoogleAPICallError as error:
+            raise DeployError(f"could not create release {release_id}: {error.message}; "
+                              f"{self.target} still runs {previous or 'what it ran'}") from error
         render = deploy_v1.Release.RenderState
         release = self._poll(RELEASES_GET, self.client.get_release, name,
                              lambda r: r.render_state in (render.SUCCEEDED, render.FAILED), self.timeout)
@@ -250,12 +258,21 @@ class CloudDeploy:
                               f"{self.target} still runs {previous or 'what it ran'}")
 
         self.progress(f"{svc.name}: rolling {release_id} out to {self.target}")
-        rollout = self._roll(name, self.rollout_id())
+        try:
+            rollout = self._roll(name, self.rollout_id())
+        except gexc.GoogleAPICallError as error:
+            raise DeployError(f"could not roll {release_id} out to {self.target}: {error.message}; "
+                              f"it still runs {previous or 'what it ran'}") from error
         if rollout.state == deploy_v1.Rollout.State.SUCCEEDED:
             return result(Outcome.SUCCEEDED, previous, name, f"rollout {rollout.name} succeeded")
-        why = (f"rollout {rollout.name} ended {rollout.state.name}: {rollout.failure_reason}"
-               if rollout.state != deploy_v1.Rollout.State.IN_PROGRESS
-               else f"rollout {rollout.name} did not finish within {self.timeout:g}s")
+        if rollout.state in self._terminal():
+            why = f"rollout {rollout.name} ended {rollout.state.name}: {rollout.failure_reason}"
+        else:
+            why = f"rollout {rollout.name} did not finish within {self.timeout:g}s ({rollout.state.name})"
+            try:  # a target takes one rollout at a time: stop this one before rolling back
+                self._call(ROLLOUTS_CANCEL, self.client.cancel_rollout, name=rollout.name)
+            except gexc.GoogleAPICallError as error:
+                why += f"; cancelling it failed: {error.message}"
         if not previous:
             return result(Outcome.FAILED, "", name, f"{why}; no earlier release on {self.target} to roll back to")
         self.progress(f"{svc.name}: {why}; rolling {self.target} back")

@@ -27,6 +27,7 @@ import boto3
 import yaml
 from botocore.exceptions import ClientError
 
+ACCOUNT = "123456789012"  # moto's
 GREEN_HEALTH = ("healthy", "unhealthy", "hang")
 ACTIVE = frozenset({"Created", "Queued", "InProgress", "Baking", "Ready"})
 TERMINAL = frozenset({"Succeeded", "Failed", "Stopped"})
@@ -301,6 +302,36 @@ class CodeDeploy:
         deployment["_continue"].set()
         return {}
 
+    def _op_ListDeploymentTargets(self, body: dict, region: str) -> dict:
+        deployment = self._deployment(_required(body, "deploymentId"))
+        return {"targetIds": list(deployment.get("_targets", []))}
+
+    def _op_BatchGetDeploymentTargets(self, body: dict, region: str) -> dict:
+        deployment = self._deployment(_required(body, "deploymentId"))
+        wanted = body.get("targetIds") or []
+        if len(wanted) > 25:
+            raise ApiError("DeploymentTargetListSizeExceededException", "The maximum number of targets is 25")
+        status = {"Succeeded": "Succeeded", "Failed": "Failed", "Stopped": "Failed"}.get(
+            deployment["status"], "InProgress"
+        )
+        targets = [
+            {
+                "deploymentTargetType": "InstanceTarget",
+                "instanceTarget": {
+                    "deploymentId": deployment["deploymentId"],
+                    "targetId": target,
+                    "targetArn": f"arn:aws:ec2:{deployment['_region']}:{ACCOUNT}:instance/{target}",
+                    "status": status,
+                    "lastUpdatedAt": time.time(),
+                    "lifecycleEvents": [dict(event) for event in deployment["_events"]],
+                    "instanceLabel": "Green",
+                },
+            }
+            for target in wanted
+            if target in deployment.get("_targets", [])
+        ]
+        return {"deploymentTargets": targets}
+
     # -- the lifecycle ------------------------------------------------------------------------------------------
 
     def _new_deployment(self, group: dict, revision: dict, *, creator: str, description: str | None) -> dict:
@@ -349,26 +380,27 @@ class CodeDeploy:
             self._update(deployment, status="InProgress", startTime=time.time())
             settings = self._check_revision(deployment)
             fleet = self._provision_green(deployment)
+            actions: dict[str, Callable[[], None]] = {
+                "ValidateService": lambda: self._validate_green(deployment, fleet, settings),
+                "AllowTraffic": lambda: self._reroute(deployment, fleet),
+            }
             for event in INSTALL_EVENTS:
-                self._event(deployment, event)
-                if event == "ValidateService":
-                    self._validate_green(deployment, fleet, settings)
+                self._event(deployment, event, actions.get(event))
             self._wait_until_ready(deployment)
             for event in TRAFFIC_EVENTS:
-                self._event(deployment, event)
-                if event == "AllowTraffic":
-                    self._reroute(deployment, fleet)
+                self._event(deployment, event, actions.get(event))
             self._terminate_blue(deployment, fleet)
             self._succeed(deployment, fleet)
         except _Stopped:
             if self._current(deployment):
-                self._finish_stopped(deployment, fleet)
+                self._finish_stopped(deployment, fleet or deployment.get("_fleet"))
         except _Failure as failure:
             if self._current(deployment):
-                self._finish_failed(deployment, fleet, failure.code, failure.message)
+                self._finish_failed(deployment, fleet or deployment.get("_fleet"), failure.code, failure.message)
         except Exception as error:  # the emulator's own bug or moto's: surface it as CodeDeploy would
             if self._current(deployment):
-                self._finish_failed(deployment, fleet, "INTERNAL_ERROR", f"emulator error: {error!r}")
+                message = f"emulator error: {error!r}"
+                self._finish_failed(deployment, fleet or deployment.get("_fleet"), "INTERNAL_ERROR", message)
 
     def _current(self, deployment: dict) -> bool:
         return deployment["_generation"] == self._generation
@@ -380,10 +412,22 @@ class CodeDeploy:
         if not self._current(deployment):
             raise _Stopped
 
-    def _event(self, deployment: dict, event: str) -> None:
-        self._pause(deployment)
+    def _event(self, deployment: dict, event: str, action: Callable[[], None] | None = None) -> None:
+        """One lifecycle event on the green instances, recorded for BatchGetDeploymentTargets."""
+        record = {"lifecycleEventName": event, "status": "InProgress", "startTime": time.time()}
         with self._lock:
-            deployment["_events"].append({"lifecycleEventName": event, "status": "Succeeded", "endTime": time.time()})
+            deployment["_events"].append(record)
+        try:
+            self._pause(deployment)
+            if action:
+                action()
+        except _Failure:
+            record.update(status="Failed", endTime=time.time())
+            raise
+        except _Stopped:
+            record.update(status="Skipped", endTime=time.time())
+            raise
+        record.update(status="Succeeded", endTime=time.time())
 
     def _check_revision(self, deployment: dict) -> dict[str, str]:
         """Download the bundle from S3 like the agent would; a missing or malformed revision fails the deployment."""
@@ -464,6 +508,7 @@ class CodeDeploy:
             deployment["_fleet"] = fleet
             instances = self._instances(region, fleet.green_asg)
             deployment["targetInstances"] = {"autoScalingGroups": [fleet.green_asg]}
+            deployment["_targets"] = instances
             deployment["deploymentOverview"] = _overview(InProgress=len(instances))
         return fleet
 

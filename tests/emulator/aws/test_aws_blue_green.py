@@ -43,6 +43,18 @@ def group_asgs(clients: AwsClients, infra: Infra, service: str) -> list[str]:
     return [g["name"] for g in info["autoScalingGroups"]]
 
 
+def lifecycle(clients: AwsClients, deployment_id: str) -> dict[str, list[tuple[str, str]]]:
+    """Lifecycle events per green instance, as the CodeDeploy console shows them."""
+    targets = clients.codedeploy.list_deployment_targets(deploymentId=deployment_id)["targetIds"]
+    found = clients.codedeploy.batch_get_deployment_targets(deploymentId=deployment_id, targetIds=targets)
+    return {
+        t["instanceTarget"]["targetId"]: [
+            (e["lifecycleEventName"], e["status"]) for e in t["instanceTarget"]["lifecycleEvents"]
+        ]
+        for t in found["deploymentTargets"]
+    }
+
+
 def deploy(driver: BlueGreen, infra: Infra, service: str, fill: str):
     return driver.deploy(
         service,
@@ -71,6 +83,20 @@ def test_green_serves_and_blue_is_terminated(driver, clients, infra, control):
     assert f"{green_asg} serves" in result.detail
     green_instances = fleet(clients, green_asg)
     assert len(green_instances) == len(blue_instances) == 2
+    # Every green instance ran the revision's hooks, in CodeDeploy's order, before traffic was allowed.
+    deployment_id = result.detail.split()[0]
+    events = lifecycle(clients, deployment_id)
+    assert set(events) == green_instances
+    for ran in events.values():
+        names = [name for name, _ in ran]
+        assert [n for n in names if n in ("BeforeInstall", "AfterInstall", "ApplicationStart", "ValidateService")] == [
+            "BeforeInstall",
+            "AfterInstall",
+            "ApplicationStart",
+            "ValidateService",
+        ]
+        assert names.index("ValidateService") < names.index("AllowTraffic")
+        assert {status for _, status in ran} == {"Succeeded"}
     assert healthy(clients, fe.green_target_group) == green_instances
     # Blue was terminated after the wait and left its target group.
     assert fe.blue_asg not in asg_names(clients)
@@ -131,6 +157,8 @@ def test_unhealthy_green_fails_rolls_back_and_keeps_traffic_on_blue(driver, clie
     info = clients.codedeploy.get_deployment(deploymentId=failed[0])["deploymentInfo"]
     assert info["status"] == "Failed"
     assert info["rollbackInfo"]["rollbackDeploymentId"]
+    for ran in lifecycle(clients, failed[0]).values():
+        assert ran[-1] == ("ValidateService", "Failed")  # and AllowTraffic never ran
 
 
 def test_first_release_unhealthy_leaves_the_original_fleet_serving(driver, clients, infra, control):

@@ -518,6 +518,8 @@ class RollingUpdate:
         except gexc.GoogleAPICallError as error:
             raise DeployError(f"could not switch {group} to {template.name}: {error.message}; "
                               f"it still runs {previous}") from error
+        except DeployError as error:  # accepted, but its operation is slow: the group itself tells how it goes
+            self.progress(f"{svc.name}: {error}; watching the group")
 
         try:
             waited = self._wait_stable(group, template.name, self.timeout)

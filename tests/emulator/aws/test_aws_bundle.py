@@ -115,3 +115,81 @@ def test_bundle_is_reproducible_and_keyed_by_content():
 def test_bundle_without_appspec_is_refused(tmp_path):
     with pytest.raises(DeployError, match=r"appspec\.yml is missing"):
         build_bundle(service("frontend"), image("frontend", "a"), tmp_path)
+
+
+STUBS = {
+    # Each stub logs its argv; docker keeps just enough state for the hooks' checks.
+    "docker": """#!/usr/bin/env bash
+echo "docker $*" >> "$STUB_LOG"
+case "$1 ${2:-}" in
+  "container inspect") [[ -f "$STUB_STATE/running" ]] || exit 1; [[ "$*" == *--format* ]] && echo true; exit 0 ;;
+  "image inspect") echo "$STUB_PULLED"; exit 0 ;;
+esac
+case "$1" in
+  run) touch "$STUB_STATE/running" ;;
+  login) read -r password; [[ "$password" == "ecr-token" ]] || exit 1 ;;
+esac
+""",
+    "aws": """#!/usr/bin/env bash
+echo "aws $*" >> "$STUB_LOG"
+echo ecr-token
+""",
+    "curl": """#!/usr/bin/env bash
+echo "curl $*" >> "$STUB_LOG"
+n=$(( $(cat "$STUB_STATE/curls" 2>/dev/null || echo 0) + 1 )); echo "$n" > "$STUB_STATE/curls"
+(( n >= STUB_HEALTHY_AFTER )) || exit 7
+""",
+}
+HOOK_ORDER = ("application_stop", "before_install", "after_install", "application_start", "validate_service")
+
+
+def run_hooks(root, ref, healthy_after):
+    stubs = root / "stubs"
+    stubs.mkdir()
+    for name, body in STUBS.items():
+        (stubs / name).write_text(body)
+        (stubs / name).chmod(0o755)
+    (root / "state").mkdir()
+    env_file = root / "release.env"
+    env_file.write_text(env_file.read_text().replace("HEALTH_INTERVAL_SECONDS=5", "HEALTH_INTERVAL_SECONDS=0"))
+    env = {
+        "PATH": f"{stubs}:/usr/bin:/bin",
+        "STUB_LOG": str(root / "log"),
+        "STUB_STATE": str(root / "state"),
+        "STUB_PULLED": ref,
+        "STUB_HEALTHY_AFTER": str(healthy_after),
+    }
+    for hook in HOOK_ORDER:
+        run = subprocess.run(["bash", str(root / "hooks" / f"{hook}.sh")], env=env, capture_output=True, text=True)
+        if run.returncode != 0:
+            return hook, (root / "log").read_text()
+    return None, (root / "log").read_text()
+
+
+def test_hooks_pull_by_digest_run_with_limits_and_wait_for_health(unpacked):
+    root, ref, _ = unpacked
+    failed, log = run_hooks(root, ref, healthy_after=3)
+
+    assert failed is None, log
+    registry = ref.split("/")[0]
+    assert "aws ecr get-login-password --region ap-northeast-2" in log
+    assert f"docker login --username AWS --password-stdin {registry}" in log
+    assert f"docker pull --quiet {ref}" in log
+    (run,) = [line for line in log.splitlines() if line.startswith("docker run ")]
+    for flag in ("--memory 2048m", "--memory-swap 2048m", "--cpus 1", "--publish 8080:8080", "--detach"):
+        assert flag in run
+    assert run.endswith(ref)
+    assert f"docker logout {registry}" in log  # no registry token left on the instance
+    curls = [line for line in log.splitlines() if line.startswith("curl ")]
+    assert len(curls) == 3 and "http://127.0.0.1:8080/actuator/health" in curls[0]
+
+
+def test_validate_service_fails_when_health_never_answers(unpacked):
+    root, ref, _ = unpacked
+    env_file = root / "release.env"
+    env_file.write_text(env_file.read_text().replace("HEALTH_ATTEMPTS=30", "HEALTH_ATTEMPTS=3"))
+
+    failed, log = run_hooks(root, ref, healthy_after=99)
+
+    assert failed == "validate_service"
+    assert len([line for line in log.splitlines() if line.startswith("curl ")]) == 3

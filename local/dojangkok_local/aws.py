@@ -41,7 +41,7 @@ from moto.server import ThreadedMotoServer
 from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
-from dojangkok_local.aws_codedeploy import GREEN_HEALTH, ApiError, CodeDeploy, Timing
+from dojangkok_local.aws_codedeploy import ApiError, CodeDeploy, Timing
 
 HOST = "127.0.0.1"  # never another interface: nothing here may be reachable from outside this machine
 CONTROL = "/_dojangkok/"
@@ -181,8 +181,10 @@ class AwsEmulator:
             if name == "reset" and request.method == "POST":
                 self.reset()
                 return _json({"ok": True})
-        except (KeyError, ValueError) as error:
-            return _json({"error": f"bad control request: {error}; green health is one of {GREEN_HEALTH}"}, 400)
+        except KeyError as error:
+            return _json({"error": f"bad control request: {error} is required"}, 400)
+        except ValueError as error:
+            return _json({"error": f"bad control request: {error}"}, 400)
         return _json({"error": f"no control endpoint {request.method} {request.path}"}, 404)
 
     def throttle(self, operation: str, count: int) -> None:

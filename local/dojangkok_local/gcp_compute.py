@@ -15,7 +15,7 @@ import itertools
 import math
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 API = "https://www.googleapis.com/compute/v1"
 NAME = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
@@ -40,8 +40,15 @@ class ApiError(Exception):
         }
 
 
+_last_stamp = datetime.min.replace(tzinfo=UTC)
+
+
 def now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
+    """RFC 3339 in milliseconds like the API, strictly increasing so creation order is never a tie."""
+    global _last_stamp
+    stamp = max(datetime.now(UTC), _last_stamp + timedelta(milliseconds=1))
+    _last_stamp = stamp
+    return stamp.isoformat(timespec="milliseconds")
 
 
 def last_segment(url: str) -> str:

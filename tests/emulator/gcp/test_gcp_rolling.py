@@ -255,3 +255,22 @@ def test_factory_points_operation_polling_at_the_endpoint(gcp, clients):
     assert plain._transport._zone_operations_client._transport._host == "https://compute.googleapis.com"
     assert clients.groups._transport._zone_operations_client._transport._host == gcp.endpoint
     assert clients.templates._transport._global_operations_client._transport._host == gcp.endpoint
+
+
+def test_rollback_of_hand_made_templates_goes_by_creation_time(gcp, clients, rolling, production):
+    """Templates made outside the pipeline carry no dojangkok-previous label: the newest older one is used."""
+    driver = rolling()
+    group = GROUPS["ai-server"]
+    for name in (f"{group}-hand-1", f"{group}-hand-2"):
+        template = driver.instance_template("ai-server", image("ai-server", 7), group=group)
+        template.name = name
+        clients.templates.insert(project=PROJECT, instance_template_resource=template).result()
+    clients.groups.patch(project=PROJECT, zone=ZONE, instance_group_manager=group,
+                         instance_group_manager_resource=driver.update_patch(f"{group}-hand-2")).result()
+    gcp.settle()
+
+    result = driver.rollback("ai-server", group=group)
+
+    assert result.outcome is Outcome.SUCCEEDED, result.detail
+    assert (result.previous, result.new) == (f"{group}-hand-2", f"{group}-hand-1")
+    assert last_segment(group_state(clients, "ai-server").instance_template) == f"{group}-hand-1"

@@ -22,7 +22,8 @@ WORKDIR /app
 COPY requirements.txt requirements-dev.txt ./
 RUN python3 -m pip install --no-cache-dir -r requirements-dev.txt
 COPY . .
-RUN python3 -m pytest
+# JUnit report at /reports: the pipeline exports it (dagger call test reports).
+RUN python3 -m pytest --junitxml=/reports/ai-server.xml
 
 # --- runtime (default target) ------------------------------------------------------------------------------------
 FROM ${PYTHON_IMAGE}

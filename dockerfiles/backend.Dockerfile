@@ -18,7 +18,9 @@ RUN --mount=type=cache,id=dojangkok-m2,target=/root/.m2,sharing=locked \
 FROM deps AS test
 COPY src ./src
 RUN --mount=type=cache,id=dojangkok-m2,target=/root/.m2,sharing=locked \
-    mvn -B -Dmaven.repo.local=/root/.m2/repository test
+    mvn -B -Dmaven.repo.local=/root/.m2/repository test \
+ # JUnit reports at /reports: the pipeline exports them (dagger call test reports).
+ && mkdir -p /reports && cp target/surefire-reports/*.xml /reports/
 
 # Tests run in the `test` target; packaging skips them so an image build does not pay for them twice.
 # The fat jar is split into Spring Boot's layers: dependencies change rarely, application on every commit.

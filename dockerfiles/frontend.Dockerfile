@@ -18,7 +18,8 @@ RUN --mount=type=cache,id=dojangkok-npm,target=/root/.npm,sharing=locked \
 # `--target test`: the vitest suite inside the build graph (the pipeline's test step).
 FROM deps AS test
 COPY . .
-RUN npm test
+# JUnit report at /reports: the pipeline exports it (dagger call test reports).
+RUN npm test -- --reporter=default --reporter=junit --outputFile.junit=/reports/frontend.xml
 
 FROM deps AS build
 COPY . .

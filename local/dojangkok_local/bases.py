@@ -1,0 +1,123 @@
+"""Stand-in base images for a machine that cannot reach Docker Hub.
+
+The production Dockerfiles name their bases as build arguments (NODE_IMAGE=node:20-alpine, …). Here we
+bootstrap a Debian root filesystem per platform with debootstrap, import it into the engine, build the
+small Dockerfiles in local/stand-ins/ on top of it and push everything to the local registry. The
+pipeline then gets `build_args()` as its base-image overrides; the production defaults never change.
+
+    python -m dojangkok_local.bases [--platform linux/amd64 --platform linux/arm64]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import dagger
+from dagger import dag
+
+from . import engine
+
+SUITE = "bookworm"
+STAND_INS = engine.ROOT / "local" / "stand-ins"
+CACHE = Path(os.environ.get("DOJANGKOK_CACHE", Path.home() / ".cache" / "dojangkok"))
+# What each production base is replaced with (Dockerfile ARG -> stand-in name).
+ARG_STAND_INS = {
+    "NODE_IMAGE": "node",
+    "MAVEN_IMAGE": "maven",
+    "RUNTIME_IMAGE": "jre",
+    "PYTHON_IMAGE": "python",
+    "VLLM_IMAGE": "python",
+}
+# The stand-ins each platform needs: builder stages run on the engine's own platform (amd64 here).
+NEEDED = {
+    "linux/amd64": ("node", "maven", "jre", "python"),
+    "linux/arm64": ("node", "jre", "python"),
+}
+
+
+def repository(name: str) -> str:
+    return f"{engine.registry()}/stand-in/{name}"
+
+
+def reference(name: str) -> str:
+    return f"{repository(name)}:{SUITE}"
+
+
+def build_args(names: dict[str, str] | None = None) -> dict[str, str]:
+    """Base-image build arguments that point every production base at its stand-in."""
+    return {arg: reference(name) for arg, name in (names or ARG_STAND_INS).items()}
+
+
+def rootfs(platform: str) -> Path:
+    """A minimal Debian root filesystem for the platform, bootstrapped once and cached."""
+    arch = platform.split("/")[1]
+    target = CACHE / "bases" / f"debian-{SUITE}-{arch}"
+    if (target / ".complete").exists():
+        return target
+    print(f"[bases] debootstrap {SUITE} {arch} into {target} (once; arm64 runs under qemu)", file=sys.stderr)
+    subprocess.run(["rm", "-rf", str(target)], check=True)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        ["debootstrap", f"--arch={arch}", "--variant=minbase", "--include=ca-certificates", SUITE, str(target)],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    (target / ".complete").touch()
+    return target
+
+
+def debian(platform: str) -> dagger.Container:
+    root = dag.host().directory(str(rootfs(platform)), exclude=["dev/*", "proc/*", "sys/*", ".complete"])
+    return (
+        dag.container(platform=dagger.Platform(platform))
+        .with_rootfs(root)
+        .with_env_variable("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+    )
+
+
+async def publish(platforms: list[str]) -> dict[str, str]:
+    """Build and push every stand-in the platforms need; return name -> reference@digest."""
+    async with asyncio.TaskGroup() as tg:
+        for platform in platforms:
+            tg.create_task(asyncio.to_thread(rootfs, platform))  # debootstrap both at once
+    debian_variants = {p: debian(p) for p in platforms}
+    published = {"debian": await dag.container().publish(reference("debian"), platform_variants=list(debian_variants.values()))}
+
+    async def stand_in(name: str) -> None:
+        variants = [
+            dag.host()
+            .directory(str(STAND_INS))
+            .docker_build(
+                dockerfile=f"{name}.Dockerfile",
+                platform=dagger.Platform(p),
+                build_args=[dagger.BuildArg(name="DEBIAN_IMAGE", value=published["debian"])],
+            )
+            for p in platforms
+            if name in NEEDED[p]
+        ]
+        if variants:
+            published[name] = await dag.container().publish(reference(name), platform_variants=variants)
+
+    async with asyncio.TaskGroup() as tg:
+        for name in sorted({n for p in platforms for n in NEEDED[p]}):
+            tg.create_task(stand_in(name))
+    return published
+
+
+async def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--platform", action="append", choices=sorted(NEEDED), help="default: all")
+    args = parser.parse_args(argv)
+    engine.start()
+    async with dagger.connection(dagger.Config(log_output=sys.stderr)):
+        for name, ref in (await publish(args.platform or sorted(NEEDED))).items():
+            print(f"{name:8} {ref}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

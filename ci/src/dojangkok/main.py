@@ -12,11 +12,12 @@ from typing import Annotated
 import dagger
 from dagger import DefaultPath, Doc, Ignore, field, function, object_type
 
-from . import catalogue, images, testing
-from .build import Build, Image, publish_report
+from . import catalogue, images, release, testing
+from .build import Build, Image, Published, publish_report
 from .credentials import AwsCredentials, Credentials, GcpCredentials
 from .environments import SETTINGS_FILE, Environment, Settings, load, parse_overrides
 from .plan import OutputFormat, check_inputs, make_plan, service_names
+from .release import Targets
 
 dagger.enum_type(Environment)
 dagger.enum_type(OutputFormat)
@@ -61,6 +62,23 @@ OverrideArg = Annotated[
         "name, e.g. DOJANGKOK_PRD_AWS_REGION=us-east-1"
     ),
 ]
+
+
+EnvArg = Annotated[Environment, Doc("dev (tag dev-{branch}-{time}) or prd (tag prod-{version}-{commit})")]
+BranchArg = Annotated[str, Doc("Git branch of a dev release, e.g. feat/login (dev only)")]
+VersionArg = Annotated[str, Doc("Release version, v + semver, e.g. v1.0.2 (prd only)")]
+CommitArg = Annotated[str, Doc("Git commit SHA, at least 7 hex characters (required for prd)")]
+FormatArg = Annotated[OutputFormat, Doc("text (a table, default) or json (the same data)")]
+AwsKeyIdArg = Annotated[dagger.Secret | None, Doc("AWS access key id (env:AWS_ACCESS_KEY_ID)")]
+AwsSecretArg = Annotated[dagger.Secret | None, Doc("AWS secret access key (env:AWS_SECRET_ACCESS_KEY)")]
+AwsTokenArg = Annotated[dagger.Secret | None, Doc("AWS session token of a role session (env:AWS_SESSION_TOKEN)")]
+AwsEndpointArg = Annotated[str, Doc("AWS API endpoint, for an emulator (moto server); empty in production")]
+GcpTokenArg = Annotated[dagger.Secret | None, Doc("Google OAuth access token (cmd:'gcloud auth print-access-token')")]
+GcpCredentialsArg = Annotated[
+    dagger.Secret | None,
+    Doc("Google credentials JSON: service account or workload identity (file:$GOOGLE_APPLICATION_CREDENTIALS)"),
+]
+GcpEndpointArg = Annotated[str, Doc("Compute / Cloud Deploy API endpoint, for the local fake; empty in production")]
 
 
 @object_type
@@ -147,45 +165,111 @@ class Dojangkok:
     @function(cache="never")
     async def publish(
         self,
-        env: Annotated[Environment, Doc("dev (tag dev-{branch}-{time}) or prd (tag prod-{version}-{commit})")],
-        branch: Annotated[str, Doc("Git branch of a dev release, e.g. feat/login (dev only)")] = "",
-        version: Annotated[str, Doc("Release version, v + semver, e.g. v1.0.2 (prd only)")] = "",
-        commit: Annotated[str, Doc("Git commit SHA, at least 7 hex characters (required for prd)")] = "",
+        env: EnvArg,
+        branch: BranchArg = "",
+        version: VersionArg = "",
+        commit: CommitArg = "",
         service: ServiceArg = None,
         platform: PlatformArg = None,
         base: BaseArg = None,
         registry: RegistryArg = "",
         override: OverrideArg = None,
-        aws_access_key_id: Annotated[dagger.Secret | None, Doc("AWS access key id (env:AWS_ACCESS_KEY_ID)")] = None,
-        aws_secret_access_key: Annotated[
-            dagger.Secret | None, Doc("AWS secret access key (env:AWS_SECRET_ACCESS_KEY)")
-        ] = None,
-        aws_session_token: Annotated[
-            dagger.Secret | None, Doc("AWS session token of a role session (env:AWS_SESSION_TOKEN)")
-        ] = None,
-        aws_endpoint_url: Annotated[str, Doc("AWS API endpoint, for an emulator; empty in production")] = "",
-        gcp_access_token: Annotated[
-            dagger.Secret | None, Doc("Google OAuth access token (cmd:'gcloud auth print-access-token')")
-        ] = None,
-        gcp_credentials: Annotated[
-            dagger.Secret | None,
-            Doc("Google credentials JSON, service account or workload identity (file:$GOOGLE_APPLICATION_CREDENTIALS)"),
-        ] = None,
+        aws_access_key_id: AwsKeyIdArg = None,
+        aws_secret_access_key: AwsSecretArg = None,
+        aws_session_token: AwsTokenArg = None,
+        aws_endpoint_url: AwsEndpointArg = "",
+        gcp_access_token: GcpTokenArg = None,
+        gcp_credentials: GcpCredentialsArg = None,
         dry_run: Annotated[bool, Doc("Build and authenticate, but push nothing")] = False,
-        format: Annotated[OutputFormat, Doc("text (a table, default) or json")] = OutputFormat.text,
+        format: FormatArg = OutputFormat.text,
     ) -> str:
         """Build, then push each image under its unique tag and, only once every push landed, move latest."""
-        which, tag, chosen, override_registry = check_inputs(
-            env, branch=branch, version=version, commit=commit, services=service, when=datetime.now(UTC),
-            registry_override=registry,
-        )
         credentials = Credentials(
             aws=AwsCredentials(aws_access_key_id, aws_secret_access_key, aws_session_token, aws_endpoint_url),
             gcp=GcpCredentials(gcp_access_token, gcp_credentials),
         )
+        results = await self._publish(
+            env, branch, version, commit, service, platform, base, registry, override, credentials, dry_run
+        )
+        return publish_report(results, format)
+
+    async def _publish(
+        self, env, branch, version, commit, service, platform, base, registry, override, credentials, dry_run
+    ) -> list[Published]:
+        which, tag, chosen, override_registry = check_inputs(
+            env, branch=branch, version=version, commit=commit, services=service, when=datetime.now(UTC),
+            registry_override=registry,
+        )
         # Everything a user can get wrong is refused before the first build step.
         credentials.check({s.registry for s in chosen}, anonymous_ok=bool(override_registry))
         settings = await self.settings(which, override)
+        images.parse_bases(base, await self.known_bases())
         built = await self.build([s.name for s in chosen], platform, base)
-        results = await built.publish_to(settings, tag, credentials, override_registry, dry_run)
-        return publish_report(results, format)
+        return await built.publish_to(settings, tag, credentials, override_registry, dry_run)
+
+    @function(cache="never")
+    async def deploy(
+        self,
+        env: EnvArg,
+        branch: BranchArg = "",
+        version: VersionArg = "",
+        commit: CommitArg = "",
+        service: ServiceArg = None,
+        platform: PlatformArg = None,
+        base: BaseArg = None,
+        registry: RegistryArg = "",
+        override: OverrideArg = None,
+        aws_access_key_id: AwsKeyIdArg = None,
+        aws_secret_access_key: AwsSecretArg = None,
+        aws_session_token: AwsTokenArg = None,
+        aws_endpoint_url: AwsEndpointArg = "",
+        gcp_access_token: GcpTokenArg = None,
+        gcp_credentials: GcpCredentialsArg = None,
+        gcp_endpoint: GcpEndpointArg = "",
+        format: FormatArg = OutputFormat.text,
+    ) -> str:
+        """Publish, then roll out by digest: CodeDeploy Blue/Green on AWS and rolling MIG updates on GCP, at once."""
+        chosen = catalogue.select(service_names(service) or None)
+        targets = Targets(
+            AwsCredentials(aws_access_key_id, aws_secret_access_key, aws_session_token, aws_endpoint_url),
+            GcpCredentials(gcp_access_token, gcp_credentials),
+            gcp_endpoint,
+        )
+        targets.check(chosen)
+        published = await self._publish(
+            env, branch, version, commit, service, platform, base, registry, override,
+            Credentials(targets.aws, targets.gcp), False,
+        )
+        settings = await self.settings(env, override)
+        drivers = release.Drivers(settings, targets, *await release.deploy_files(self.source))
+        by_name = {p.service: p.pinned for p in published}
+        results = await release.run([(s, by_name[s.name]) for s in chosen], drivers, rollback=False)
+        return release.check_outcomes(results, release.report(results, format))
+
+    @function(cache="never")
+    async def rollback(
+        self,
+        env: EnvArg,
+        service: ServiceArg = None,
+        override: OverrideArg = None,
+        aws_access_key_id: AwsKeyIdArg = None,
+        aws_secret_access_key: AwsSecretArg = None,
+        aws_session_token: AwsTokenArg = None,
+        aws_endpoint_url: AwsEndpointArg = "",
+        gcp_access_token: GcpTokenArg = None,
+        gcp_credentials: GcpCredentialsArg = None,
+        gcp_endpoint: GcpEndpointArg = "",
+        format: FormatArg = OutputFormat.text,
+    ) -> str:
+        """Put every selected service back on its previous successful release."""
+        chosen = catalogue.select(service_names(service) or None)
+        targets = Targets(
+            AwsCredentials(aws_access_key_id, aws_secret_access_key, aws_session_token, aws_endpoint_url),
+            GcpCredentials(gcp_access_token, gcp_credentials),
+            gcp_endpoint,
+        )
+        targets.check(chosen)
+        settings = await self.settings(env, override)
+        drivers = release.Drivers(settings, targets, *await release.deploy_files(self.source))
+        results = await release.run([(s, None) for s in chosen], drivers, rollback=True)
+        return release.check_outcomes(results, release.report(results, format))

@@ -6,6 +6,7 @@ when they are missing these tests fail and say so, rather than skip: an unlinted
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -171,17 +172,51 @@ def test_no_expressions_inside_run_scripts(path):
             )
 
 
-LONG_LIVED = re.compile(
-    r"AWS_SECRET_ACCESS_KEY|AWS_ACCESS_KEY_ID|aws-secret-access-key|aws-access-key-id|credentials_json"
-    r"|GOOGLE_CREDENTIALS|secrets\.",
-)
+# Inputs that hand an action a stored key instead of an OIDC exchange.
+KEY_INPUTS = {
+    AWS_CREDENTIALS: {"aws-access-key-id", "aws-secret-access-key", "aws-session-token", "web-identity-token-file"},
+    GCP_AUTH: {"credentials_json"},
+}
+CREDENTIAL_VARIABLES = re.compile(r"AWS_(ACCESS_KEY_ID|SECRET_ACCESS_KEY|SESSION_TOKEN)|GOOGLE_\w*CREDENTIALS\w*")
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=workflow_id)
+def test_no_stored_secrets_at_all(path):
+    assert "secrets." not in path.read_text(), f"{path.name} reads a repository secret; cloud access is OIDC only"
 
 
 @pytest.mark.parametrize("path", WORKFLOWS, ids=workflow_id)
 def test_credentials_come_only_from_oidc(path):
-    text = path.read_text()
-    found = sorted(set(LONG_LIVED.findall(text)))
-    assert not found, f"{path.name} mentions long-lived credentials: {found}; use OIDC (docs/cloud-setup.md)"
+    data = load(path)
+    env_blocks = [("workflow", data.get("env", {}))]
+    for job_name, job in data["jobs"].items():
+        env_blocks.append((job_name, job.get("env", {})))
+        env_blocks += [(job_name, step.get("env", {})) for step in job.get("steps", [])]
+    for where, env in env_blocks:
+        planted = [name for name in env if CREDENTIAL_VARIABLES.fullmatch(name)]
+        assert not planted, f"{path.name} {where}: sets {planted} itself; only the OIDC actions may set them"
+    for job_name, step in steps(path):
+        stored = KEY_INPUTS.get(action(step), set()) & set(step.get("with", {}))
+        assert not stored, f"{path.name} job {job_name}: {action(step)} given {stored}; use OIDC"
+
+
+def test_the_module_gets_the_oidc_session_as_dagger_secrets():
+    """The credential flags read what the OIDC steps exported, through Dagger's env:/file: secret providers."""
+    for name, job in jobs(DEPLOY).items():
+        order = [action(step) for step in job["steps"]]
+        for index, step in enumerate(job["steps"]):
+            if action(step) != DAGGER:
+                continue
+            words = step["with"]["call"].split()
+            if words[0] == "plan":
+                assert not CREDENTIAL_VARIABLES.search(step["with"]["call"]), "plan touches no cloud"
+                continue
+            flags = {flag: value for flag, value in itertools.pairwise(words) if flag.startswith("--")}
+            assert flags["--aws-access-key-id"] == "env:AWS_ACCESS_KEY_ID", name
+            assert flags["--aws-secret-access-key"] == "env:AWS_SECRET_ACCESS_KEY", name
+            assert flags["--aws-session-token"] == "env:AWS_SESSION_TOKEN", name  # a role session, not a user key
+            assert flags["--gcp-credentials"] == '"file:$GOOGLE_APPLICATION_CREDENTIALS"', name
+            assert order.index(AWS_CREDENTIALS) < index and order.index(GCP_AUTH) < index, name
 
 
 def test_deploy_jobs_authenticate_with_oidc_roles_from_variables():
@@ -206,7 +241,13 @@ def test_deploy_jobs_authenticate_with_oidc_roles_from_variables():
 
 
 def dagger_calls(job: dict) -> list[str]:
-    return [" ".join(step["with"]["call"].split()) for step in job["steps"] if action(step) == DAGGER]
+    """The `call:` inputs, without the credential flags (checked above)."""
+    calls = []
+    for step in job["steps"]:
+        if action(step) == DAGGER:
+            text = " ".join(step["with"]["call"].split())
+            calls.append(re.sub(r" --(aws|gcp)-[a-z-]+ \S+", "", text))
+    return calls
 
 
 def test_ci_runs_test_and_build_on_pull_requests_and_main_with_qemu():
@@ -234,12 +275,18 @@ def test_main_deploys_dev_tags_deploy_prd_and_dispatch_rolls_back():
     deploy_jobs = jobs(DEPLOY)
     dev, prd, rollback = deploy_jobs["dev"], deploy_jobs["prd"], deploy_jobs["rollback"]
     assert "github.ref_type == 'branch'" in dev["if"] and dev["environment"] == "dev"
-    assert 'deploy --env dev --branch "$BRANCH" --format json' in dagger_calls(dev)
+    assert dagger_calls(dev) == [
+        'plan --env dev --branch "$BRANCH"',
+        'deploy --env dev --branch "$BRANCH" --format json',
+    ]
     assert "github.ref_type == 'tag'" in prd["if"] and prd["environment"] == "prd"
-    assert 'deploy --env prd --version "$VERSION" --commit "$COMMIT" --format json' in dagger_calls(prd)
+    assert dagger_calls(prd) == [
+        'plan --env prd --version "$VERSION" --commit "$COMMIT"',
+        'deploy --env prd --version "$VERSION" --commit "$COMMIT" --format json',
+    ]
     assert "workflow_dispatch" in rollback["if"]
     assert rollback["environment"].replace(" ", "") == "${{inputs.env}}"
-    assert dagger_calls(rollback) == ['rollback --env "$TARGET_ENV"']
+    assert dagger_calls(rollback) == ['rollback --env "$TARGET_ENV" --format json']
     # The values the calls expand come from env:, set from the event.
     step_env = {
         k: v for step in dev["steps"] + prd["steps"] + rollback["steps"] for k, v in step.get("env", {}).items()

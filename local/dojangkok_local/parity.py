@@ -6,7 +6,7 @@ README code blocks) and checks function names and `--flags` against the signatur
 registers for the module's main object, so a renamed function or argument breaks a unit test instead
 of a production deploy.
 
-    python -m dojangkok_local.parity                 # workflows + README against dojangkok.main.Dojangkok
+    python -m dojangkok_local.parity                 # workflows, README, docs/ against dojangkok.main.Dojangkok
     python -m dojangkok_local.parity FILE...         # only these files
 
 Signatures come from the SDK's own registry (`cls.__dagger_object_type__`, filled by
@@ -481,9 +481,10 @@ def check(calls: Iterable[Call], module: ObjectSignature) -> list[Problem]:
 
 
 def default_sources(root: Path) -> list[Path]:
+    """The workflows, the README and the docs: everywhere a user or a runner copies a command from."""
     workflows = sorted((root / ".github" / "workflows").glob("*.y*ml"))
     readme = root / "README.md"
-    return workflows + ([readme] if readme.exists() else [])
+    return workflows + ([readme] if readme.exists() else []) + sorted((root / "docs").glob("*.md"))
 
 
 def main(argv: list[str] | None = None) -> int:

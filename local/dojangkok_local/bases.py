@@ -85,8 +85,8 @@ async def publish(platforms: list[str]) -> dict[str, str]:
     async with asyncio.TaskGroup() as tg:
         for platform in platforms:
             tg.create_task(asyncio.to_thread(rootfs, platform))  # debootstrap both at once
-    debian_variants = {p: debian(p) for p in platforms}
-    published = {"debian": await dag.container().publish(reference("debian"), platform_variants=list(debian_variants.values()))}
+    variants = [debian(p) for p in platforms]
+    published = {"debian": await dag.container().publish(reference("debian"), platform_variants=variants)}
 
     async def stand_in(name: str) -> None:
         variants = [

@@ -5,10 +5,9 @@ from __future__ import annotations
 import sys
 
 import dagger
-import httpx
 import pytest
-
 from dojangkok_local import bases, engine
+from dojangkok_local.registry import RegistryApi
 
 
 @pytest.fixture(scope="session")
@@ -35,27 +34,6 @@ async def stand_in_bases(dagger_session) -> dict[str, str]:
     return bases.build_args()
 
 
-class Registry:
-    """Reads what a registry holds over the OCI distribution API, the way a deploy target would."""
-
-    INDEX_TYPES = "application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json"
-
-    def __init__(self, address: str, auth: tuple[str, str] | None = None):
-        self.http = httpx.Client(base_url=f"http://{address}/v2/", auth=auth, timeout=30)
-
-    def manifest(self, repository: str, reference: str) -> tuple[str, dict]:
-        response = self.http.get(f"{repository}/manifests/{reference}", headers={"Accept": self.INDEX_TYPES})
-        response.raise_for_status()
-        return response.headers["Docker-Content-Digest"], response.json()
-
-    def tags(self, repository: str) -> list[str]:
-        response = self.http.get(f"{repository}/tags/list")
-        if response.status_code == 404:
-            return []
-        response.raise_for_status()
-        return response.json().get("tags") or []
-
-
 @pytest.fixture(scope="session")
-def registry_api(registry) -> Registry:
-    return Registry(registry)
+def registry_api(registry) -> RegistryApi:
+    return RegistryApi(registry)

@@ -7,7 +7,6 @@ import uuid
 import dagger
 import pytest
 from dagger import dag
-
 from dojangkok_local import bases
 
 pytestmark = pytest.mark.engine

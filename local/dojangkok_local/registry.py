@@ -1,0 +1,144 @@
+"""Local OCI registries for tests: one behind basic auth (as ECR / Artifact Registry are), and a proxy that
+refuses chosen pushes (a registry failing half-way through a release)."""
+
+from __future__ import annotations
+
+import http.server
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class RegistryApi:
+    """Reads what a registry holds over the OCI distribution API, the way a deploy target would."""
+
+    INDEX_TYPES = "application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json"
+
+    def __init__(self, address: str, auth: tuple[str, str] | None = None):
+        self.http = httpx.Client(base_url=f"http://{address}/v2/", auth=auth, timeout=30)
+
+    def manifest(self, repository: str, reference: str) -> tuple[str, dict]:
+        response = self.http.get(f"{repository}/manifests/{reference}", headers={"Accept": self.INDEX_TYPES})
+        response.raise_for_status()
+        return response.headers["Docker-Content-Digest"], response.json()
+
+    def tags(self, repository: str) -> list[str]:
+        response = self.http.get(f"{repository}/tags/list")
+        if response.status_code == 404:
+            return []
+        response.raise_for_status()
+        return response.json().get("tags") or []
+
+    def catalog(self) -> dict[str, list[str]]:
+        repositories = self.http.get("_catalog").raise_for_status().json().get("repositories") or []
+        return {r: sorted(self.tags(r)) for r in repositories}
+
+
+class AuthRegistry:
+    """Debian's docker-registry on a free loopback port, with one htpasswd user."""
+
+    def __init__(self, user: str, password: str):
+        self.user, self.password = user, password
+        self.address = f"127.0.0.1:{free_port()}"
+        self.dir = Path(tempfile.mkdtemp(prefix="dojangkok-registry-"))
+
+    def __enter__(self) -> AuthRegistry:
+        htpasswd = subprocess.run(
+            ["htpasswd", "-Bbn", self.user, self.password], check=True, capture_output=True, text=True
+        ).stdout
+        (self.dir / "htpasswd").write_text(htpasswd)
+        (self.dir / "config.yml").write_text(
+            "version: 0.1\nlog: {level: warn}\n"
+            f"storage: {{filesystem: {{rootdirectory: {self.dir}/data}}}}\n"
+            f"http: {{addr: {self.address}}}\n"
+            f"auth: {{htpasswd: {{realm: dojangkok, path: {self.dir}/htpasswd}}}}\n"
+        )
+        self.process = subprocess.Popen(
+            ["docker-registry", "serve", str(self.dir / "config.yml")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(100):
+            try:
+                httpx.get(f"http://{self.address}/v2/", timeout=1)
+                return self
+            except httpx.TransportError:
+                time.sleep(0.1)
+        raise RuntimeError(f"registry on {self.address} did not start")
+
+    def __exit__(self, *exc) -> None:
+        self.process.terminate()
+        self.process.wait(10)
+
+    def api(self) -> RegistryApi:
+        return RegistryApi(self.address, (self.user, self.password))
+
+    def refused_anonymous(self) -> bool:
+        return httpx.get(f"http://{self.address}/v2/_catalog", timeout=5).status_code == 401
+
+
+class RefusingProxy:
+    """Forwards to a registry, but answers DENIED to manifest pushes of tags with a chosen prefix."""
+
+    def __init__(self, upstream: str):
+        self.upstream = upstream
+        self.address = f"127.0.0.1:{free_port()}"
+        self.refused_prefix: str | None = None
+
+    def refuse_tags_starting_with(self, prefix: str) -> None:
+        self.refused_prefix = prefix
+
+    def api(self) -> RegistryApi:
+        return RegistryApi(self.upstream)
+
+    def __enter__(self) -> RefusingProxy:
+        proxy = self
+        client = httpx.Client(base_url=f"http://{self.upstream}", timeout=300)
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:
+                pass
+
+            def forward(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                tag = self.path.rsplit("/manifests/", 1)[-1] if "/manifests/" in self.path else ""
+                if self.command == "PUT" and proxy.refused_prefix and tag.startswith(proxy.refused_prefix):
+                    payload = b'{"errors":[{"code":"DENIED","message":"push refused by policy"}]}'
+                    self.send_response(403)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                    return
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("content-length", "connection")}
+                response = client.request(self.command, self.path, content=body, headers=headers)
+                self.send_response(response.status_code)
+                for key, value in response.headers.items():
+                    if key.lower() not in ("content-length", "transfer-encoding", "connection", "content-encoding"):
+                        self.send_header(key, value)
+                self.send_header("Content-Length", str(len(response.content)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(response.content)
+
+            do_GET = do_HEAD = do_PUT = do_POST = do_PATCH = do_DELETE = forward
+
+        host, port = self.address.split(":")
+        self.server = http.server.ThreadingHTTPServer((host, int(port)), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import dagger
@@ -30,7 +31,8 @@ def registry(engine_env) -> str:
 @pytest.fixture(scope="session")
 async def stand_in_bases(dagger_session) -> dict[str, str]:
     """Production base ARG -> local stand-in reference, built for the engine's own platform and arm64."""
-    await bases.publish(["linux/amd64", "linux/arm64"])
+    full = os.environ.get("DOJANGKOK_FULL_MULTIARCH") == "1"
+    await bases.publish(["linux/amd64", "linux/arm64"], bases.NEEDED if full else bases.CI)
     return bases.build_args()
 
 

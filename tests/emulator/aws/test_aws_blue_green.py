@@ -331,7 +331,7 @@ def test_plan_lists_the_calls_and_makes_none(driver, infra, control):
     assert control.calls() == []
     # The plan's key is the key deploy uploads to.
     result = deploy(driver, infra, "frontend", "a")
-    assert result.new == f"s3://{infra.bucket}/{planned[2].params['Key']}"
+    assert result.new == f"s3://{infra.bucket}/{planned[2].body['Key']}"
 
 
 def test_frontend_and_backend_deploy_concurrently_with_separate_counts(driver, clients, infra):

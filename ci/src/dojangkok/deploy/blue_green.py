@@ -18,8 +18,8 @@ import shlex
 import time
 import zipfile
 from collections import Counter
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +27,9 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
-from dojangkok.catalogue import Cloud, Service, Strategy, UnknownServiceError
-from dojangkok.catalogue import service as catalogue_service
+from dojangkok.catalogue import Cloud, Service, Strategy
 from dojangkok.deploy import DeployError, DeployResult, Outcome
+from dojangkok.deploy.common import IMAGE_BY_DIGEST, Backoff, PlannedCall, catalogue_entry, parse_image
 
 log = logging.getLogger(__name__)
 
@@ -39,12 +39,12 @@ DEFAULT_BUNDLE_DIR = Path(__file__).resolve().parents[4] / "deploy" / "aws"
 BUNDLE_FILES = ("appspec.yml", "hooks/")  # what of deploy/aws/ goes into a revision; examples and rc files stay out
 REQUIRED_HOOKS = ("BeforeInstall", "AfterInstall", "ApplicationStart", "ValidateService")
 
-IMAGE_BY_DIGEST = re.compile(r"^(?P<repository>[a-z0-9][a-z0-9._:/-]*[a-z0-9])@(?P<digest>sha256:[0-9a-f]{64})$")
 NAME = re.compile(r"^[A-Za-z0-9._+-]{1,100}$")  # CodeDeploy application / deployment group names
 BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
 ACTIVE = frozenset({"Created", "Queued", "InProgress", "Baking", "Ready"})
 TERMINAL = frozenset({"Succeeded", "Failed", "Stopped"})
+POLL_BACKOFF = Backoff(initial=5.0, factor=2.0, maximum=30.0)  # GetDeployment polls: 5, 10, 20, 30, 30, … seconds
 
 
 # --- clients -----------------------------------------------------------------------------------------------------
@@ -109,43 +109,12 @@ def _attach_counter(client: Any) -> None:
         client.meta.events.register("before-call.*.*", _count_call, unique_id="dojangkok-count-calls")
 
 
-# --- timing ------------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Backoff:
-    """Exponential backoff between status polls (no jitter: botocore already jitters its own retries)."""
-
-    initial: float = 5.0
-    factor: float = 2.0
-    maximum: float = 30.0
-
-    def delays(self) -> Iterator[float]:
-        delay = self.initial
-        while True:
-            yield delay
-            delay = min(delay * self.factor, self.maximum)
-
-
 # --- the bundle --------------------------------------------------------------------------------------------------
-
-
-def validate_image(image: str) -> re.Match[str]:
-    match = IMAGE_BY_DIGEST.match(image)
-    if not match:
-        raise DeployError(
-            f"image {image!r} is not pinned by digest: deploys take REPOSITORY@sha256:<64 hex>, "
-            "the digest `dagger call publish` printed (tags can move between instances)"
-        )
-    return match
 
 
 def blue_green_service(service: Service | str) -> Service:
     """The catalogue entry, refusing anything that is not an AWS Blue/Green service."""
-    try:
-        entry = catalogue_service(service) if isinstance(service, str) else service
-    except UnknownServiceError as error:
-        raise DeployError(str(error)) from error
+    entry = catalogue_entry(service)
     if entry.cloud is not Cloud.AWS or entry.strategy is not Strategy.BLUE_GREEN:
         raise DeployError(
             f"{entry.name} is not deployed with CodeDeploy Blue/Green (it is {entry.cloud} {entry.strategy}); "
@@ -205,7 +174,7 @@ def _add(bundle: zipfile.ZipFile, name: str, data: bytes, *, executable: bool) -
 
 
 def bundle_key(service: Service, image: str, bundle: bytes, prefix: str = "revisions") -> str:
-    digest = validate_image(image)["digest"].removeprefix("sha256:")
+    digest = parse_image(image).hex
     return f"{prefix.strip('/')}/{service.name}/{digest[:12]}-{hashlib.sha256(bundle).hexdigest()[:12]}.zip"
 
 
@@ -259,20 +228,6 @@ def _fix_command(application: str, group: str) -> str:
 # --- the driver --------------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class PlannedCall:
-    """One API call deploy would make, for `plan`."""
-
-    service: str
-    operation: str
-    params: dict = field(default_factory=dict)
-    note: str = ""
-
-    def __str__(self) -> str:
-        args = ", ".join(f"{k}={v}" for k, v in self.params.items())
-        return f"{self.service}.{self.operation}({args})" + (f"  # {self.note}" if self.note else "")
-
-
 class BlueGreen:
     """CodeDeploy EC2 Blue/Green deploys and rollbacks of the AWS services.
 
@@ -287,7 +242,7 @@ class BlueGreen:
         key_prefix: str = "revisions",
         timeout: float = 1800.0,
         stop_timeout: float = 600.0,
-        backoff: Backoff = Backoff(),
+        backoff: Backoff = POLL_BACKOFF,
         bundle_dir: Path = DEFAULT_BUNDLE_DIR,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
@@ -314,23 +269,16 @@ class BlueGreen:
         """The API calls `deploy` would make, in order. Validates everything and builds the bundle; calls nothing."""
         entry, key, _ = self._prepare(service, image, application, deployment_group)
         group = {"applicationName": application, "deploymentGroupName": deployment_group}
+        target = f"{application}/{deployment_group}"
+        revision = f"s3://{self.bucket}/{key}"
+        polls = f"polled with backoff {self.backoff.initial:g}s..{self.backoff.maximum:g}s up to {self.timeout:g}s"
         return [
-            PlannedCall("codedeploy", "GetDeploymentGroup", group, "refuse unless BLUE_GREEN + traffic control"),
-            PlannedCall("codedeploy", "GetDeployment", {"deploymentId": "<last successful>"}, "what serves now"),
-            PlannedCall("s3", "PutObject", {"Bucket": self.bucket, "Key": key}, f"{entry.name} revision bundle"),
-            PlannedCall("codedeploy", "CreateDeployment", {**group, "revision": f"s3://{self.bucket}/{key}"}),
-            PlannedCall(
-                "codedeploy",
-                "GetDeployment",
-                {"deploymentId": "<new>"},
-                f"polled with backoff {self.backoff.initial:g}s..{self.backoff.maximum:g}s up to {self.timeout:g}s",
-            ),
-            PlannedCall(
-                "codedeploy",
-                "StopDeployment",
-                {"deploymentId": "<new>", "autoRollbackEnabled": True},
-                "only on timeout",
-            ),
+            PlannedCall("codedeploy.GetDeploymentGroup", target, "refuse unless BLUE_GREEN + traffic control", group),
+            PlannedCall("codedeploy.GetDeployment", "<last successful>", "what serves now"),
+            PlannedCall("s3.PutObject", revision, f"{entry.name} revision bundle", {"Bucket": self.bucket, "Key": key}),
+            PlannedCall("codedeploy.CreateDeployment", target, f"deploy {revision}", {**group, "revision": revision}),
+            PlannedCall("codedeploy.GetDeployment", "<new>", polls),
+            PlannedCall("codedeploy.StopDeployment", "<new>", "only on timeout", {"autoRollbackEnabled": True}),
         ]
 
     def deploy(self, service: Service | str, image: str, *, application: str, deployment_group: str) -> DeployResult:
@@ -416,7 +364,7 @@ class BlueGreen:
     ) -> tuple[Service, str, bytes]:
         """Every check that needs no cloud: runs before the first API call."""
         entry = blue_green_service(service)
-        validate_image(image)
+        parse_image(image)
         _check_names(application, deployment_group)
         bundle = build_bundle(entry, image, self.bundle_dir)
         return entry, bundle_key(entry, image, bundle, self.key_prefix), bundle

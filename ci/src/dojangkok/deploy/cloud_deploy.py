@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from google.api_core import exceptions as gexc
-from google.api_core import retry as gretry
 
 from dojangkok.catalogue import Service
 from dojangkok.deploy import DeployError, DeployResult, Outcome
-from dojangkok.deploy.rolling import RESOURCE_NAME, PlannedCall, label_value, parse_image, rolling_service
+from dojangkok.deploy.common import Backoff, GoogleApiCalls, PlannedCall, parse_image
+from dojangkok.deploy.rolling import RESOURCE_NAME, label_value, rolling_service
 
 STRATEGY = "cloud-deploy"
 PIPELINES_GET = "clouddeploy.deliveryPipelines.get"
@@ -45,7 +45,7 @@ def pipeline_and_target(delivery_pipeline: str, env: str, service: str) -> tuple
 
 
 @dataclass
-class CloudDeploy:
+class CloudDeploy(GoogleApiCalls):
     """Release + rollout on a Cloud Deploy delivery pipeline target, with rollbackTarget on failure.
 
     `calls` counts the API calls of the last deploy/rollback: one instance per concurrent deploy.
@@ -127,40 +127,16 @@ class CloudDeploy:
             PlannedCall(ROLLBACK_TARGET, self.pipeline_path, "only if it failed: back to the previous release"),
         ]
 
-    # ---- calls -----------------------------------------------------------------------------------------------
-    def _retry(self, api: str) -> gretry.Retry:
-        return gretry.Retry(predicate=gretry.if_transient_error, initial=self.retry_initial,
-                            maximum=self.retry_maximum, multiplier=2.0, timeout=self.retry_timeout,
-                            on_error=lambda _error: self.calls.update([api]))
-
-    def _call(self, api: str, method: Callable[..., Any], **request: Any) -> Any:
-        self.calls[api] += 1
-        return method(**request, retry=self._retry(api))
-
-    def _wait_operation(self, operation: Any, what: str) -> Any:
-        """Poll a long-running operation with backoff (injectable sleep/clock); its response, or its error."""
-        deadline = self.clock() + self.operation_timeout
-        delay = 0.5
-        while not operation.operation.done:
-            if self.clock() >= deadline:
-                raise DeployError(f"{what} did not finish within {self.operation_timeout:g}s")
-            self.calls[OPERATIONS_GET] += 1
-            if operation.done(retry=self._retry(OPERATIONS_GET)):
-                break
-            self.sleep(delay)
-            delay = min(delay * 2, self.poll_max)
-        return operation.result()
-
+    # ---- calls (counted and retried by GoogleApiCalls) ---------------------------------------------------------
     def _poll(self, api: str, method: Callable[..., Any], name: str, finished: Callable[[Any], bool],
               timeout: float) -> Any:
         deadline = self.clock() + timeout
-        delay = self.poll_initial
+        delays = Backoff(self.poll_initial, 1.5, self.poll_max).delays()
         while True:
             resource = self._call(api, method, name=name)
             if finished(resource) or self.clock() >= deadline:
                 return resource
-            self.sleep(min(delay, max(0.0, deadline - self.clock())))
-            delay = min(delay * 1.5, self.poll_max)
+            self.sleep(min(next(delays), max(0.0, deadline - self.clock())))
 
     def _served(self, service: Service, want: int) -> list[str]:
         """Releases of this service the target ran, newest first, each once (at most `want`).
@@ -190,7 +166,8 @@ class CloudDeploy:
 
         operation = self._call(ROLLOUTS_CREATE, self.client.create_rollout, parent=release,
                                rollout=deploy_v1.Rollout(target_id=self.target), rollout_id=rollout_id)
-        rollout = self._wait_operation(operation, f"creating rollout {rollout_id}")
+        rollout = self._wait_operation(operation, OPERATIONS_GET, f"creating rollout {rollout_id}",
+                                       done=operation.operation.done)
         return self._wait_rollout(rollout.name)
 
     def _wait_rollout(self, name: str) -> Any:
@@ -244,7 +221,8 @@ class CloudDeploy:
         try:
             operation = self._call(RELEASES_CREATE, self.client.create_release, parent=self.pipeline_path,
                                    release=body, release_id=release_id)
-            self._wait_operation(operation, f"creating release {release_id}")
+            self._wait_operation(operation, OPERATIONS_GET, f"creating release {release_id}",
+                                 done=operation.operation.done)
         except gexc.Conflict:
             pass  # this image was released before: roll the same release out again
         except gexc.GoogleAPICallError as error:

@@ -31,19 +31,13 @@ from pathlib import Path
 from typing import Any
 
 from google.api_core import exceptions as gexc
-from google.api_core import retry as gretry
 
 from dojangkok import catalogue
 from dojangkok.catalogue import Service, Strategy
 from dojangkok.deploy import DeployError, DeployResult, Outcome
+from dojangkok.deploy.common import Backoff, GoogleApiCalls, ImageRef, PlannedCall, catalogue_entry, parse_image
 
 STRATEGY = "rolling"
-# An image reference by digest: registry/path[:tag]@sha256:<64 hex>. Deploys never resolve tags (DESIGN "Tags").
-IMAGE_BY_DIGEST = re.compile(
-    r"^(?P<repository>(?P<registry>[a-z0-9][a-z0-9.-]*(?::[0-9]+)?)(?:/[a-z0-9]+(?:[._-]+[a-z0-9]+)*)+)"
-    r"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9._-]{0,127}))?"
-    r"@(?P<digest>sha256:[0-9a-f]{64})$"
-)
 RESOURCE_NAME = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
 
 LABEL_SERVICE = "dojangkok-service"
@@ -123,36 +117,9 @@ def gcp_clients(project: str, endpoint: str | None = None, credentials: Any = No
 
 
 # ---- pure helpers -----------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class ImageRef:
-    reference: str
-    repository: str
-    registry: str
-    tag: str
-    digest: str  # sha256:…
-
-    @property
-    def hex(self) -> str:
-        return self.digest.removeprefix("sha256:")
-
-
-def parse_image(reference: str) -> ImageRef:
-    """An image reference by digest, or a DeployError that says how to get one."""
-    match = IMAGE_BY_DIGEST.match(reference or "")
-    if not match:
-        raise DeployError(
-            f"image {reference!r} is not a reference by digest: deploys need REGISTRY/PATH[:TAG]@sha256:<64 hex> "
-            "(take the digest `dagger call publish` printed, or pass --image …@sha256:…)"
-        )
-    return ImageRef(reference, match["repository"], match["registry"], match["tag"] or "", match["digest"])
-
-
 def rolling_service(name: str | Service) -> Service:
     """The catalogue entry of a service that ships by rolling update, or a DeployError naming the ones that do."""
-    try:
-        svc = name if isinstance(name, Service) else catalogue.service(name)
-    except catalogue.UnknownServiceError as error:
-        raise DeployError(str(error)) from error
+    svc = catalogue_entry(name)
     if svc.strategy is not Strategy.ROLLING:
         rolling = ", ".join(s.name for s in catalogue.SERVICES if s.strategy is Strategy.ROLLING)
         raise DeployError(f"service {svc.name!r} ships by {svc.strategy}, not by a GCP rolling update "
@@ -196,19 +163,6 @@ def find_startup_template(start: Path | None = None) -> str:
 
 
 @dataclass
-class PlannedCall:
-    """One API call deploy would make, for `plan`."""
-
-    api: str
-    target: str
-    summary: str
-    body: dict | None = None
-
-    def as_dict(self) -> dict:
-        return {"api": self.api, "target": self.target, "summary": self.summary, "body": self.body}
-
-
-@dataclass
 class _Wait:
     ok: bool
     detail: str
@@ -216,7 +170,7 @@ class _Wait:
 
 # ---- the driver -------------------------------------------------------------------------------------------------
 @dataclass
-class RollingUpdate:
+class RollingUpdate(GoogleApiCalls):
     """Rolling update of a zonal managed instance group onto a new instance template per release.
 
     Plain settings and clients; `calls` counts the API calls of the last deploy/rollback, so use one instance per
@@ -387,38 +341,7 @@ class RollingUpdate:
             PlannedCall(GROUPS_PATCH, target, "only on timeout or failing health: back to the previous template"),
         ]
 
-    # ---- API calls, counted and retried --------------------------------------------------------------------------
-    def _retry(self, api: str) -> gretry.Retry:
-        return gretry.Retry(
-            predicate=gretry.if_transient_error,
-            initial=self.retry_initial,
-            maximum=self.retry_maximum,
-            multiplier=2.0,
-            timeout=self.retry_timeout,
-            on_error=lambda _error: self.calls.update([api]),  # a retried call went over the wire too
-        )
-
-    def _call(self, api: str, method: Callable[..., Any], **request: Any) -> Any:
-        self.calls[api] += 1
-        return method(**request, retry=self._retry(api))
-
-    def _wait_operation(self, operation: Any, api: str, what: str) -> None:
-        """Poll an ExtendedOperation with backoff (injectable sleep/clock) and raise its error, if any."""
-        from google.cloud import compute_v1
-
-        deadline = self.clock() + self.operation_timeout
-        delay = 0.5
-        while operation.status != compute_v1.Operation.Status.DONE:
-            if self.clock() >= deadline:
-                raise DeployError(f"{what} did not finish within {self.operation_timeout:g}s "
-                                  f"(operation {operation.name})")
-            self.calls[api] += 1
-            if operation.done(retry=self._retry(api)):
-                break
-            self.sleep(delay)
-            delay = min(delay * 2, self.poll_max)
-        operation.result()  # already resolved: raises the operation's error without another call
-
+    # ---- API calls (counted and retried by GoogleApiCalls) -----------------------------------------------------
     def _get_group(self, group: str) -> Any:
         return self._call(GROUPS_GET, self.groups.get, project=self.project, zone=self.zone,
                           instance_group_manager=group)
@@ -427,12 +350,13 @@ class RollingUpdate:
         operation = self._call(GROUPS_PATCH, self.groups.patch, project=self.project, zone=self.zone,
                                instance_group_manager=group,
                                instance_group_manager_resource=self.update_patch(template))
-        self._wait_operation(operation, ZONE_OPERATIONS_GET, f"switching {group} to {template}")
+        self._wait_operation(operation, ZONE_OPERATIONS_GET, f"switching {group} to {template} (operation "
+                             f"{operation.name})", done=_done(operation))
 
     def _wait_stable(self, group: str, template: str, timeout: float) -> _Wait:
         """Poll the group until it runs `template` everywhere and is stable, or fails, or the time is up."""
         deadline = self.clock() + timeout
-        delay = self.poll_initial
+        delays = Backoff(self.poll_initial, 1.5, self.poll_max).delays()
         failing = 0
         while True:
             mig = self._get_group(group)
@@ -452,8 +376,7 @@ class RollingUpdate:
                 return _Wait(False, f"{group} was not stable on {template} within {timeout:g}s "
                                     f"(creating={actions.creating} verifying={actions.verifying} "
                                     f"recreating={actions.recreating})")
-            self.sleep(min(delay, left))
-            delay = min(delay * 1.5, self.poll_max)
+            self.sleep(min(next(delays), left))
 
     def _previous_of(self, group: str, current: str) -> str:
         """The template `current` replaced: its label, else the newest older template made for this group."""
@@ -505,7 +428,8 @@ class RollingUpdate:
         try:
             operation = self._call(TEMPLATES_INSERT, self.templates.insert, project=self.project,
                                    instance_template_resource=template)
-            self._wait_operation(operation, GLOBAL_OPERATIONS_GET, f"inserting template {template.name}")
+            self._wait_operation(operation, GLOBAL_OPERATIONS_GET, f"inserting template {template.name} (operation "
+                                 f"{operation.name})", done=_done(operation))
         except gexc.Conflict:
             pass  # made by an earlier attempt at this very release: templates are immutable, reuse it
         except gexc.GoogleAPICallError as error:
@@ -570,6 +494,13 @@ class RollingUpdate:
                             previous=current, new=previous,
                             outcome=Outcome.SUCCEEDED if waited.ok else Outcome.FAILED,
                             seconds=self.clock() - started, detail=waited.detail, api_calls=dict(self.calls))
+
+
+def _done(operation: Any) -> bool:
+    """Whether a Compute ExtendedOperation had finished when the insert/patch returned it."""
+    from google.cloud import compute_v1
+
+    return operation.status == compute_v1.Operation.Status.DONE
 
 
 # ---- command line: the Cloud Deploy custom target's deploy action, and a hand tool against the fake ---------------

@@ -23,7 +23,7 @@ def small_image(platform: str) -> dagger.Container:
 async def test_builds_and_runs_each_platform(dagger_session):
     machines = {}
     for platform in ("linux/amd64", "linux/arm64"):
-        machines[platform] = (await small_image(platform).with_exec([]).stdout()).strip()
+        machines[platform] = (await small_image(platform).with_exec([], use_entrypoint=True).stdout()).strip()
     assert machines == {"linux/amd64": "x86_64", "linux/arm64": "aarch64"}
 
 

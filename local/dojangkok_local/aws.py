@@ -38,12 +38,11 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from moto.server import ThreadedMotoServer
-from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 from dojangkok_local.aws_codedeploy import ApiError, CodeDeploy, Timing
+from dojangkok_local.emulator_common import HOST, CallLog, ControlClient, LocalServer, json_response
 
-HOST = "127.0.0.1"  # never another interface: nothing here may be reachable from outside this machine
 CONTROL = "/_dojangkok/"
 CODEDEPLOY_TARGET = "CodeDeploy_20141006."
 CREDENTIAL_SCOPE = re.compile(r"Credential=[^/,]+/\d{8}/(?P<region>[^/]+)/(?P<service>[^/]+)/aws4_request")
@@ -56,12 +55,11 @@ class AwsEmulator:
     def __init__(self, port: int = 0, *, step_seconds: float = 0.05, minute_seconds: float = 0.1) -> None:
         self._port = port
         self.timing = Timing(step_seconds=step_seconds, minute_seconds=minute_seconds)
-        self._calls: list[dict[str, Any]] = []
-        self._calls_lock = threading.Lock()
+        self._calls = CallLog()
+        self._throttle_lock = threading.Lock()
         self._throttle: dict[str, int] = {}  # operation -> how many more calls to refuse with a throttling error
         self._moto: ThreadedMotoServer | None = None
-        self._server: Any = None
-        self._thread: threading.Thread | None = None
+        self._server: LocalServer | None = None
         self.codedeploy: CodeDeploy | None = None
 
     # -- lifecycle ----------------------------------------------------------------------------------------------
@@ -72,30 +70,26 @@ class AwsEmulator:
         host, port = self._moto.get_host_and_port()
         self.moto_endpoint = f"http://{host}:{port}"
         self.codedeploy = CodeDeploy(self.moto_endpoint, self.timing)
-        self._server = make_server(HOST, self._port, self._wsgi, threaded=True, request_handler=_QuietHandler)
-        self.endpoint = f"http://{HOST}:{self._server.server_port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, name="aws-emulator", daemon=True)
-        self._thread.start()
+        self._server = LocalServer(self._wsgi, self._port, name="aws-emulator").start()
+        self.endpoint = self._server.endpoint
         return self
 
     def stop(self) -> None:
         if self.codedeploy:
             self.codedeploy.reset()  # ends the deployment threads
         if self._server:
-            self._server.shutdown()
-            self._server.server_close()
+            self._server.stop()
         if self._moto:
             self._moto.stop()
 
     # -- control (in process; the same as the HTTP control endpoints) -------------------------------------------
 
     def calls(self) -> list[dict[str, Any]]:
-        with self._calls_lock:
-            return list(self._calls)
+        return self._calls.entries()
 
     def reset_calls(self) -> None:
-        with self._calls_lock:
-            self._calls.clear()
+        self._calls.clear()
+        with self._throttle_lock:
             self._throttle.clear()
 
     def reset(self) -> None:
@@ -162,37 +156,38 @@ class AwsEmulator:
         try:
             payload = request.get_json(silent=True) or {}
             if name == "health" and request.method == "GET":
-                return _json({"status": "ok", "endpoint": self.endpoint})
+                return json_response({"status": "ok", "endpoint": self.endpoint})
             if name == "calls" and request.method == "GET":
-                return _json({"calls": self.calls()})
+                return json_response({"calls": self.calls()})
             if name == "calls" and request.method == "DELETE":
                 self.reset_calls()
-                return _json({"calls": []})
+                return json_response({"calls": []})
             if name == "green" and request.method == "PUT":
                 self.codedeploy.set_green_health(payload["application"], payload["deploymentGroup"], payload["health"])
-                return _json({"ok": True})
+                return json_response({"ok": True})
             if name == "timing" and request.method == "PUT":
                 self.timing.step_seconds = float(payload.get("stepSeconds", self.timing.step_seconds))
                 self.timing.minute_seconds = float(payload.get("minuteSeconds", self.timing.minute_seconds))
-                return _json({"stepSeconds": self.timing.step_seconds, "minuteSeconds": self.timing.minute_seconds})
+                timing = {"stepSeconds": self.timing.step_seconds, "minuteSeconds": self.timing.minute_seconds}
+                return json_response(timing)
             if name == "throttle" and request.method == "PUT":
                 self.throttle(payload["operation"], int(payload.get("count", 1)))
-                return _json({"ok": True})
+                return json_response({"ok": True})
             if name == "reset" and request.method == "POST":
                 self.reset()
-                return _json({"ok": True})
+                return json_response({"ok": True})
         except KeyError as error:
-            return _json({"error": f"bad control request: {error} is required"}, 400)
+            return json_response({"error": f"bad control request: {error} is required"}, 400)
         except ValueError as error:
-            return _json({"error": f"bad control request: {error}"}, 400)
-        return _json({"error": f"no control endpoint {request.method} {request.path}"}, 404)
+            return json_response({"error": f"bad control request: {error}"}, 400)
+        return json_response({"error": f"no control endpoint {request.method} {request.path}"}, 404)
 
     def throttle(self, operation: str, count: int) -> None:
-        with self._calls_lock:
+        with self._throttle_lock:
             self._throttle[operation] = count
 
     def _throttled(self, operation: str) -> bool:
-        with self._calls_lock:
+        with self._throttle_lock:
             if self._throttle.get(operation, 0) <= 0:
                 return False
             self._throttle[operation] -= 1
@@ -218,42 +213,29 @@ class AwsEmulator:
             "path": request.path,
             "time": time.time(),
         }
-        with self._calls_lock:
-            self._calls.append(entry)
-        return entry
+        return self._calls.record(entry)
 
 
-class EmulatorControl:
-    """The control endpoints over HTTP, for tests and scripts (works against an emulator in another process)."""
+class EmulatorControl(ControlClient):
+    """The control endpoints over HTTP, for tests and scripts (works against an emulator in another process);
+    `calls()` and `reset_calls()` come with ControlClient."""
 
     def __init__(self, endpoint: str) -> None:
-        self.endpoint = endpoint.rstrip("/")
-
-    def _call(self, method: str, name: str, payload: dict | None = None) -> dict:
-        data = json.dumps(payload).encode() if payload is not None else None
-        url = f"{self.endpoint}{CONTROL}{name}"
-        request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})  # noqa: S310
-        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - 127.0.0.1 only
-            return json.loads(response.read())
-
-    def calls(self) -> list[dict]:
-        return self._call("GET", "calls")["calls"]
-
-    def reset_calls(self) -> None:
-        self._call("DELETE", "calls")
+        super().__init__(endpoint, CONTROL)
 
     def set_green_health(self, application: str, deployment_group: str, health: str) -> None:
-        self._call("PUT", "green", {"application": application, "deploymentGroup": deployment_group, "health": health})
+        payload = {"application": application, "deploymentGroup": deployment_group, "health": health}
+        self.request("PUT", "green", payload)
 
     def throttle(self, operation: str, count: int = 1) -> None:
         """Answer the next `count` calls of `operation` with the service's throttling error."""
-        self._call("PUT", "throttle", {"operation": operation, "count": count})
+        self.request("PUT", "throttle", {"operation": operation, "count": count})
 
     def set_timing(self, *, step_seconds: float, minute_seconds: float) -> None:
-        self._call("PUT", "timing", {"stepSeconds": step_seconds, "minuteSeconds": minute_seconds})
+        self.request("PUT", "timing", {"stepSeconds": step_seconds, "minuteSeconds": minute_seconds})
 
     def reset(self) -> None:
-        self._call("POST", "reset")
+        self.request("POST", "reset")
 
 
 @contextlib.contextmanager
@@ -266,15 +248,6 @@ def aws_emulator(port: int = 0, *, step_seconds: float = 0.05, minute_seconds: f
         yield emulator
     finally:
         emulator.stop()
-
-
-class _QuietHandler(WSGIRequestHandler):
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        pass
-
-
-def _json(payload: dict, status: int = 200) -> Response:
-    return Response(json.dumps(payload), status=status, content_type="application/json")
 
 
 def _throttling(service: str, json_protocol: bool) -> Response:

@@ -1,47 +1,32 @@
 """Benchmark of the AWS Blue/Green driver against the local emulator: API calls per deploy and overhead.
 
-    scripts/bench-deploy-aws [--json] [--step-seconds 0.05]
+    scripts/bench-deploy aws [--json]      (or: python -m dojangkok_local.aws_bench [--json] [--step-seconds 0.05])
 
-Runs the scenarios the pipeline meets (a release, a release whose green fleet is unhealthy, a release that hangs
-until the timeout stops it, a rollback, both services at once) and prints, per run: outcome, wall time, time spent
-waiting between status polls, the overhead beyond that wait (bundle, upload, API round trips), and the API calls by
-operation as botocore counted them (retries excluded) next to what reached the emulator.
+Runs, per service, what the pipeline meets (a first and a second release, a release whose green fleet is unhealthy
+and is rolled back, a rollback on demand), then a release that hangs until the timeout stops it and both services at
+once. For each: outcome, the API calls by operation as botocore counted them (retries excluded) next to what reached
+the emulator, wall time, time asleep between status polls, and the overhead beyond that wait (bundle, upload, API
+round trips). The emulator's lifecycle runs on real time, so the driver really sleeps here.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import boto3
 from dojangkok.deploy import DeployResult
-from dojangkok.deploy.blue_green import Backoff, BlueGreen, aws_clients
+from dojangkok.deploy.blue_green import BlueGreen, aws_clients
+from dojangkok.deploy.common import Backoff
 
 from dojangkok_local.aws import AwsEmulator, aws_emulator
-from dojangkok_local.aws_infra import ACCOUNT, Infra, provision
+from dojangkok_local.aws_infra import ecr_image, provision
+from dojangkok_local.emulator_common import Measured, report
 
-
-@dataclass
-class Measured:
-    scenario: str
-    service: str
-    outcome: str
-    seconds: float
-    waited: float
-    api_calls: dict[str, int]
-    wire_calls: int
-    detail: str = ""
-    extra: dict = field(default_factory=dict)
-
-    @property
-    def overhead(self) -> float:
-        return max(self.seconds - self.waited, 0.0)
+SERVICES = ("frontend", "backend")
 
 
 class _Waits:
@@ -62,11 +47,8 @@ class _Waits:
         self._local.total = 0.0
 
 
-def _image(infra: Infra, service: str, fill: str) -> str:
-    return f"{ACCOUNT}.dkr.ecr.{infra.region}.amazonaws.com/dojangkok/{service}@sha256:{fill * 64}"
-
-
 def run(step_seconds: float) -> tuple[list[Measured], int]:
+    """The measured runs, and how many calls `plan` lists for one deploy."""
     with aws_emulator(step_seconds=step_seconds, minute_seconds=step_seconds) as emulator:
         session = boto3.Session(aws_access_key_id="bench", aws_secret_access_key="bench")  # noqa: S106
         infra = provision(emulator.endpoint, env="b", session=session)
@@ -82,38 +64,33 @@ def run(step_seconds: float) -> tuple[list[Measured], int]:
             if alone:  # concurrent runs share the emulator's log; _concurrent reports their sum
                 emulator.reset_calls()
             result = action()
-            return Measured(
-                scenario,
-                result.service,
-                str(result.outcome),
-                result.seconds,
-                round(waits.total, 3),
-                result.api_calls,
-                len(emulator.calls()),
-                result.detail,
-            )
+            return Measured("aws", scenario, result.service, str(result.outcome), result.seconds,
+                            round(waits.total, 3), result.api_calls, len(emulator.calls()), result.detail)
 
         def deploy(service: str, fill: str, timeout: float = 120) -> Callable[[], DeployResult]:
             group = infra.services[service].deployment_group
-            ref = _image(infra, service, fill)
+            ref = ecr_image(service, fill, infra.region)
             return lambda: driver(timeout).deploy(service, ref, application=infra.application, deployment_group=group)
 
+        def rollback(service: str) -> Callable[[], DeployResult]:
+            group = infra.services[service].deployment_group
+            return lambda: driver().rollback(service, application=infra.application, deployment_group=group)
+
+        results = []
+        for service in SERVICES:
+            group = infra.services[service].deployment_group
+            results += [measure("first release", deploy(service, "a")), measure("release", deploy(service, "b"))]
+            emulator.codedeploy.set_green_health(infra.application, group, "unhealthy")
+            results.append(measure("failed release, rolled back", deploy(service, "c")))
+            emulator.codedeploy.set_green_health(infra.application, group, "healthy")
+            results.append(measure("rollback", rollback(service)))
         fe = infra.services["frontend"].deployment_group
-        results = [measure("release", deploy("frontend", "a")), measure("second release", deploy("frontend", "b"))]
-        _set_green(emulator, infra.application, fe, "unhealthy")
-        results.append(measure("green unhealthy", deploy("frontend", "c")))
-        _set_green(emulator, infra.application, fe, "hang")
-        results.append(measure("timeout -> stop", deploy("frontend", "d", timeout=step_seconds * 40)))
-        _set_green(emulator, infra.application, fe, "healthy")
-        results.append(
-            measure(
-                "rollback",
-                lambda: driver().rollback("frontend", application=infra.application, deployment_group=fe),
-            )
-        )
+        emulator.codedeploy.set_green_health(infra.application, fe, "hang")
+        results.append(measure("timeout, stopped", deploy("frontend", "d", timeout=step_seconds * 40)))
+        emulator.codedeploy.set_green_health(infra.application, fe, "healthy")
         results += _concurrent(emulator, measure, deploy)
         planned = driver().plan(
-            "frontend", _image(infra, "frontend", "e"), application=infra.application, deployment_group=fe
+            "frontend", ecr_image("frontend", "e", infra.region), application=infra.application, deployment_group=fe
         )
         return results, len(planned)
 
@@ -122,8 +99,8 @@ def _concurrent(emulator: AwsEmulator, measure, deploy) -> list[Measured]:
     out: dict[str, Measured] = {}
     emulator.reset_calls()
     threads = [
-        threading.Thread(target=lambda s=s: out.setdefault(s, measure(f"both at once ({s})", deploy(s, "f"), False)))
-        for s in ("frontend", "backend")
+        threading.Thread(target=lambda s=s: out.setdefault(s, measure("release, both at once", deploy(s, "f"), False)))
+        for s in SERVICES
     ]
     for thread in threads:
         thread.start()
@@ -131,35 +108,16 @@ def _concurrent(emulator: AwsEmulator, measure, deploy) -> list[Measured]:
         thread.join()
     for measured in out.values():
         measured.wire_calls = len(emulator.calls())  # both deploys together
-    return [out["frontend"], out["backend"]]
-
-
-def _set_green(emulator: AwsEmulator, application: str, group: str, health: str) -> None:
-    assert emulator.codedeploy is not None
-    emulator.codedeploy.set_green_health(application, group, health)
+    return [out[s] for s in SERVICES]
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="scripts/bench-deploy-aws", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--json", action="store_true", help="print the measurements as JSON")
+    parser = argparse.ArgumentParser(prog="python -m dojangkok_local.aws_bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--json", action="store_true", help="one JSON object a run")
     parser.add_argument("--step-seconds", type=float, default=0.05, help="emulated duration of a lifecycle step")
     args = parser.parse_args(argv)
     results, planned = run(args.step_seconds)
-    if args.json:
-        rows = [{**r.__dict__, "overhead": round(r.overhead, 3)} for r in results]
-        print(json.dumps({"planned_calls": planned, "runs": rows}, indent=2))
-        return 0
-    print(f"{'scenario':<28} {'outcome':<12} {'wall s':>7} {'waited':>7} {'overhead':>8} {'calls':>5} {'wire':>5}")
-    for r in results:
-        calls = sum(r.api_calls.values())
-        print(
-            f"{r.scenario:<28} {r.outcome:<12} {r.seconds:>7.2f} {r.waited:>7.2f} {r.overhead:>8.3f} "
-            f"{calls:>5} {r.wire_calls:>5}"
-        )
-    print("\nAPI calls per run (botocore before-call; polls are codedeploy.GetDeployment):")
-    for r in results:
-        print(f"  {r.scenario:<28} " + ", ".join(f"{k} {v}" for k, v in sorted(Counter(r.api_calls).items())))
-    print(f"\nplan lists {planned} calls (polls shown once)")
+    report(results, as_json=args.json, note=f"polls are codedeploy.GetDeployment; plan lists {planned} calls")
     return 0
 
 

@@ -18,6 +18,7 @@ from typing import Any
 import boto3
 
 ACCOUNT = "123456789012"  # moto's account
+REGION = "ap-northeast-2"  # Seoul, as production
 AZS = ("a", "c")  # Seoul has a/b/c/d; production uses a and c
 GOLD_IMAGE = "ami-0d0a9c0c0ffee0001"  # the one gold image with Docker (§2); moto launches any id
 
@@ -42,6 +43,11 @@ class Infra:
     vpc: str
     load_balancer: str
     services: dict[str, ServiceInfra] = field(default_factory=dict)
+
+
+def ecr_image(service: str, fill: str, region: str = REGION) -> str:
+    """A made-up ECR reference by digest (`fill` 64 times over), as `publish` hands it to deploys."""
+    return f"{ACCOUNT}.dkr.ecr.{region}.amazonaws.com/dojangkok/{service}@sha256:{fill * 64}"
 
 
 # (service, port, health path, listener port): the catalogue's AWS Blue/Green services
@@ -81,7 +87,7 @@ def blue_green_group_settings(asg: str, blue_tg: str, green_tg: str, listener: s
 def provision(
     endpoint_url: str,
     *,
-    region: str = "ap-northeast-2",
+    region: str = REGION,
     env: str = "dev",
     services: tuple[tuple[str, int, str, int], ...] = DEFAULT_SERVICES,
     instances: int = 2,

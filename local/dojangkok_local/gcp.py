@@ -25,17 +25,15 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import re
 import threading
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from flask import Flask, Response, request
-from werkzeug.serving import WSGIRequestHandler, make_server
 
+from .emulator_common import CallLog, ControlClient, LocalServer, json_response
 from .gcp_compute import ApiError, Compute
 from .gcp_deploy import CloudDeploy, DeployApiError
 
@@ -46,6 +44,7 @@ C = r"/compute/v1/projects/" + P
 LOC = r"/v1/(?P<location>projects/[^/]+/locations/[^/]+)"
 PIPE = r"/v1/(?P<pipeline>projects/[^/]+/locations/[^/]+/deliveryPipelines/[^/:]+)"
 REL = r"/v1/(?P<release>projects/[^/]+/locations/[^/]+/deliveryPipelines/[^/]+/releases/[^/:]+)"
+CONTROL = "/_fake/"
 
 
 @dataclass(frozen=True)
@@ -66,7 +65,7 @@ class FakeGcp:
         self.compute = Compute(phase_ticks=phase_ticks, operation_polls=operation_polls)
         self.deploy = CloudDeploy(operation_polls=operation_polls, rollout_reads=rollout_reads,
                                   is_unhealthy=lambda d: d in self.compute.unhealthy_images)
-        self.calls: list[dict] = []
+        self.calls = CallLog()
         self.failures: dict[str, list[int]] = {}  # api -> statuses to answer with, next first
         self.routes = self._routes()
 
@@ -144,7 +143,7 @@ class FakeGcp:
                 match = route.pattern.match(path)
                 if not match:
                     continue
-                self.calls.append({"method": method, "path": path, "api": route.api})
+                self.calls.record({"method": method, "path": path, "api": route.api})
                 queued = self.failures.get(route.api)
                 if queued:
                     status = queued.pop(0)
@@ -154,14 +153,14 @@ class FakeGcp:
                     return 200, route.handler(**match.groupdict(), body=body, args=args)
                 except (ApiError, DeployApiError) as error:
                     return error.code, error.body()
-            self.calls.append({"method": method, "path": path, "api": "unknown"})
+            self.calls.record({"method": method, "path": path, "api": "unknown"})
             return 404, {"error": {"code": 404, "message": f"the fake does not serve {method} {path}",
                                    "status": "NOT_FOUND"}}
 
     def control(self, method: str, what: str, body: dict) -> tuple[int, dict]:
         with self.lock:
             if what == "calls" and method == "GET":
-                return 200, {"calls": list(self.calls)}
+                return 200, {"calls": self.calls.entries()}
             if what == "calls" and method == "DELETE":
                 self.calls.clear()
                 return 200, {}
@@ -192,46 +191,39 @@ class FakeGcp:
                 groups = {f"{g.zone}/{n}": [vars(i) for i in g.instances]
                           for (_, _, n), g in self.compute.groups.items()}
                 return 200, {"templates": [n for (_, n) in self.compute.templates], "groups": groups}
-            return 404, {"error": f"no control endpoint {method} /_fake/{what}"}
+            return 404, {"error": f"no control endpoint {method} {CONTROL}{what}"}
 
 
 def create_app(fake: FakeGcp) -> Flask:
     app = Flask("dojangkok-fake-gcp")
 
-    def reply(status: int, payload: dict) -> Response:
-        return Response(json.dumps(payload), status=status, mimetype="application/json")
-
-    @app.route("/_fake/<what>", methods=["GET", "POST", "DELETE"])
+    @app.route(CONTROL + "<what>", methods=["GET", "POST", "DELETE"])
     def control(what: str) -> Response:
-        return reply(*fake.control(request.method, what, request.get_json(silent=True) or {}))
+        status, payload = fake.control(request.method, what, request.get_json(silent=True) or {})
+        return json_response(payload, status)
 
     @app.route("/<path:path>", methods=["GET", "POST", "PATCH", "PUT", "DELETE"])
     def api(path: str) -> Response:
         body = request.get_json(silent=True, force=True) or {}
-        return reply(*fake.handle(request.method, "/" + path, request.args.to_dict(), body))
+        status, payload = fake.handle(request.method, "/" + path, request.args.to_dict(), body)
+        return json_response(payload, status)
 
     return app
 
 
-class _QuietHandler(WSGIRequestHandler):
-    def log_request(self, *args, **kwargs) -> None:  # the call log is the record; keep test output clean
-        pass
-
-
-class FakeGcpServer:
-    """A running fake: its endpoint, and the control calls as methods."""
+class FakeGcpServer(ControlClient):
+    """A running fake: its endpoint, and the control calls as methods (over HTTP, like any other client: the fake
+    may be in another process). `calls()` and `reset_calls()` come with ControlClient."""
 
     def __init__(self, fake: FakeGcp, port: int = 0, tick_seconds: float = 0):
         self.fake = fake
-        self._server = make_server("127.0.0.1", port, create_app(fake), threaded=True,
-                                   request_handler=_QuietHandler)
-        self.port = self._server.server_port
-        self.endpoint = f"http://127.0.0.1:{self.port}"
-        self._threads = [threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                          daemon=True)]
+        self._server = LocalServer(create_app(fake), port, name="fake-gcp")
+        self.port = self._server.port
+        super().__init__(self._server.endpoint, CONTROL)
         self._stop = threading.Event()
+        self._ticking = None
         if tick_seconds > 0:
-            self._threads.append(threading.Thread(target=self._ticker, args=(tick_seconds,), daemon=True))
+            self._ticking = threading.Thread(target=self._ticker, args=(tick_seconds,), daemon=True)
 
     def _ticker(self, every: float) -> None:
         while not self._stop.wait(every):
@@ -239,44 +231,29 @@ class FakeGcpServer:
                 self.fake.compute.tick()
 
     def start(self) -> FakeGcpServer:
-        for thread in self._threads:
-            thread.start()
+        self._server.start()
+        if self._ticking:
+            self._ticking.start()
         return self
 
     def stop(self) -> None:
         self._stop.set()
-        self._server.shutdown()
-        self._server.server_close()
-
-    # Control, over HTTP like any other client would (the fake may be in another process).
-    def _control(self, method: str, what: str, body: dict | None = None) -> dict:
-        data = json.dumps(body).encode() if body is not None else None
-        # Our own http://127.0.0.1 endpoint, never a user-given URL (hence the S310 waivers).
-        call = urllib.request.Request(f"{self.endpoint}/_fake/{what}", data=data, method=method,  # noqa: S310
-                                      headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(call, timeout=10) as response:  # noqa: S310
-            return json.loads(response.read() or b"{}")
-
-    def calls(self) -> list[dict]:
-        return self._control("GET", "calls")["calls"]
-
-    def reset_calls(self) -> None:
-        self._control("DELETE", "calls")
+        self._server.stop()
 
     def mark_unhealthy(self, *, template: str = "", image: str = "") -> None:
-        self._control("POST", "unhealthy", {"template": template, "image": image})
+        self.request("POST", "unhealthy", {"template": template, "image": image})
 
     def heal(self) -> None:
-        self._control("DELETE", "unhealthy")
+        self.request("DELETE", "unhealthy")
 
     def tick(self, n: int = 1) -> None:
-        self._control("POST", "tick", {"n": n})
+        self.request("POST", "tick", {"n": n})
 
     def settle(self) -> None:
-        self._control("POST", "settle")
+        self.request("POST", "settle")
 
     def fail(self, api: str, *, status: int = 503, times: int = 1) -> None:
-        self._control("POST", "fail", {"api": api, "status": status, "times": times})
+        self.request("POST", "fail", {"api": api, "status": status, "times": times})
 
 
 @contextlib.contextmanager

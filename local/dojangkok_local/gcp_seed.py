@@ -15,11 +15,24 @@ from google.cloud import compute_v1, deploy_v1
 
 SIZES = {"ai-server": 3, "vllm": 2}  # instances per group (the fake only; production sizes live in GCP)
 
+# What the emulator tests and the benchmark seed: production's shape under made-up names.
+PROJECT = "dojangkok-test"
+REGION = "asia-northeast3"
+ZONE = "asia-northeast3-b"  # has T4s
+GROUPS = {"ai-server": "dojangkok-ai-server-prd", "vllm": "dojangkok-vllm-prd"}
+PIPELINE = "dojangkok-gcp"
+TARGET = "prd"
+
 
 def first_image(region: str, project: str, repository: str, service: str, release: int = 1) -> str:
     """A made-up but well-formed Artifact Registry reference by digest, for release `release` of a service."""
     digest = hashlib.sha256(f"{service}-{release}".encode()).hexdigest()
     return f"{region}-docker.pkg.dev/{project}/{repository}/{service}:prod-v1.0.{release}-a1b2c3d@sha256:{digest}"
+
+
+def release_image(service: str, release: int) -> str:
+    """Release `release` of a service in the seeded project's Artifact Registry, by tag and digest."""
+    return first_image(REGION, PROJECT, "dojangkok", service, release)
 
 
 def health_check(project: str, service: str) -> str:

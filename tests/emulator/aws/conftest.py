@@ -12,10 +12,9 @@ from collections.abc import Iterator
 
 import boto3
 import pytest
-from aws_support import REGION
 from dojangkok.deploy.blue_green import AwsClients, Backoff, BlueGreen, aws_clients
 from dojangkok_local.aws import AwsEmulator, EmulatorControl, aws_emulator
-from dojangkok_local.aws_infra import Infra, provision
+from dojangkok_local.aws_infra import REGION, Infra, provision
 
 
 @pytest.fixture(scope="session")

@@ -7,10 +7,11 @@ from collections import Counter
 
 import boto3
 import pytest
-from aws_support import REGION, FakeClock, image
 from dojangkok.deploy import DeployError, Outcome
 from dojangkok.deploy.blue_green import AwsClients, Backoff, BlueGreen, aws_clients
-from dojangkok_local.aws_infra import Infra
+from dojangkok_local.aws_infra import REGION, Infra
+from dojangkok_local.aws_infra import ecr_image as image
+from dojangkok_local.emulator_common import FakeClock
 
 pytestmark = pytest.mark.emulator
 
@@ -178,7 +179,7 @@ def test_first_release_unhealthy_leaves_the_original_fleet_serving(driver, clien
 def test_timeout_stops_the_deployment_with_rollback(driver, clients, infra, control):
     fe = infra.services["frontend"]
     assert deploy(driver, infra, "frontend", "a").outcome is Outcome.SUCCEEDED
-    clock = FakeClock()
+    clock = FakeClock(pause=0.02)  # a real pause too, so the emulator's deployment threads move on
     driver = BlueGreen(
         clients,
         bucket=infra.bucket,

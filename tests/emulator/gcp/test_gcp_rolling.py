@@ -7,7 +7,8 @@ from collections import Counter
 import pytest
 from dojangkok.deploy import DeployError, Outcome
 from dojangkok.deploy.rolling import LABEL_PREVIOUS, last_segment
-from gcp_support import GROUPS, PROJECT, SIZES, ZONE, image
+from dojangkok_local.gcp_seed import GROUPS, PROJECT, SIZES, ZONE
+from dojangkok_local.gcp_seed import release_image as image
 
 pytestmark = pytest.mark.emulator
 
@@ -218,15 +219,14 @@ def test_missing_credentials_fail_before_any_call(gcp, monkeypatch, tmp_path):
 
 def test_the_fake_runs_as_a_command(tmp_path):
     import json
-    import socket
     import subprocess
     import sys
     import time
     import urllib.request
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    from dojangkok_local.registry import free_port
+
+    port = free_port()
     fake = subprocess.Popen([sys.executable, "-m", "dojangkok_local.gcp", "--port", str(port)],
                             stdout=subprocess.PIPE, text=True)
     try:

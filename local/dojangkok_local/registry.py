@@ -23,13 +23,21 @@ def free_port() -> int:
 class RegistryApi:
     """Reads what a registry holds over the OCI distribution API, the way a deploy target would."""
 
-    INDEX_TYPES = "application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json"
+    # An index for multi-platform pushes, a single manifest for one platform: accept what was pushed.
+    MANIFEST_TYPES = ", ".join(
+        (
+            "application/vnd.oci.image.index.v1+json",
+            "application/vnd.docker.distribution.manifest.list.v2+json",
+            "application/vnd.oci.image.manifest.v1+json",
+            "application/vnd.docker.distribution.manifest.v2+json",
+        )
+    )
 
     def __init__(self, address: str, auth: tuple[str, str] | None = None):
         self.http = httpx.Client(base_url=f"http://{address}/v2/", auth=auth, timeout=30)
 
     def manifest(self, repository: str, reference: str) -> tuple[str, dict]:
-        response = self.http.get(f"{repository}/manifests/{reference}", headers={"Accept": self.INDEX_TYPES})
+        response = self.http.get(f"{repository}/manifests/{reference}", headers={"Accept": self.MANIFEST_TYPES})
         response.raise_for_status()
         return response.headers["Docker-Content-Digest"], response.json()
 

@@ -97,9 +97,9 @@ async def test_arm64_image_runs_under_emulation(pipeline, base):
 async def test_every_service_passes_its_tests_inside_a_container(pipeline, base):
     suite = await pipeline.test(base=base)
     assert {r.service for r in suite.runs} == {s.name for s in catalogue.BUILT}
-    reports = await suite.reports().entries()
-    assert {"frontend", "backend", "ai-server"} <= {r.rstrip("/") for r in reports}
-    junit = await suite.reports().file("ai-server/ai-server.xml").contents()
+    reports = await suite.reports()
+    assert {"frontend", "backend", "ai-server"} <= {r.rstrip("/") for r in await reports.entries()}
+    junit = await reports.file("ai-server/ai-server.xml").contents()
     assert "<testsuite" in junit and 'failures="0"' in junit
 
 
@@ -194,7 +194,11 @@ async def test_a_refused_push_leaves_latest_where_it_was(pipeline, base, tmp_pat
         ({"env": Environment.dev, "branch": "///"}, ValueError, "branch"),
         ({"env": Environment.prd, "version": "1.0.2", "commit": "a1b2c3d"}, ValueError, "version"),
         ({"env": Environment.prd, "version": "v1.0.2", "commit": "a1b2c3d"}, CredentialsError, "--aws-access-key-id"),
-        ({"env": Environment.dev, "branch": "main", "base": ["NODEIMAGE=x"]}, ValueError, "no Dockerfile takes"),
+        (
+            {"env": Environment.dev, "branch": "main", "base": ["NODEIMAGE=x"], "registry": "127.0.0.1:5000"},
+            ValueError,
+            "no Dockerfile takes",
+        ),
     ],
 )
 async def test_bad_input_fails_before_any_build_or_push(pipeline, registry_api, kwargs, error, words):

@@ -37,11 +37,12 @@ class TestSuite:
     runs: list[TestRun] = field()
 
     @function
-    def reports(self) -> dagger.Directory:
-        """JUnit reports, one folder per service (`dagger call test reports export --path ./reports`)."""
+    async def reports(self) -> dagger.Directory:
+        """JUnit reports, one folder per service that writes them (`test reports export --path ./reports`)."""
         out = dagger.dag.directory()
         for run in self.runs:
-            out = out.with_directory(run.service, run.container.directory(REPORTS_DIR))
+            if REPORTS_DIR.strip("/") + "/" in await run.container.directory("/").entries():
+                out = out.with_directory(run.service, run.container.directory(REPORTS_DIR))
         return out
 
     @function

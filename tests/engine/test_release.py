@@ -1,0 +1,112 @@
+"""deploy and rollback through the module, end to end: engine build, local registry, emulated AWS and GCP.
+
+The same path as production; only the registry (local) and the cloud endpoints (moto + our CodeDeploy front,
+the GCP fake) differ.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from dagger import dag
+from dojangkok.credentials import CredentialsError
+from dojangkok.environments import Environment, load
+from dojangkok.main import Dojangkok
+from dojangkok.plan import OutputFormat
+from dojangkok.release import ReleaseFailed
+from dojangkok_local import call, engine
+from dojangkok_local.aws import EmulatorControl, aws_emulator
+from dojangkok_local.aws_infra import provision
+from dojangkok_local.gcp import running as gcp_fake
+from dojangkok_local.gcp_seed import seed_environment
+
+pytestmark = pytest.mark.engine
+
+SERVICES = ["frontend", "ai-server"]  # one per cloud keeps the tier fast; the drivers' own tiers cover the rest
+
+
+@pytest.fixture
+def clouds():
+    with aws_emulator(step_seconds=0.05, minute_seconds=0.05) as aws, gcp_fake() as gcp:
+        aws.reset()  # moto keeps its state per process: start every test from empty clouds
+        provision(aws.endpoint, env="dev")
+        seed_environment(gcp.endpoint, "dev")
+        gcp.settle()
+        aws.reset_calls()
+        gcp.reset_calls()
+        yield aws, gcp
+
+
+@pytest.fixture(scope="module")
+def pipeline(dagger_session) -> Dojangkok:
+    return Dojangkok(source=call.source_directory())
+
+
+@pytest.fixture(scope="module")
+def base(stand_in_bases) -> list[str]:
+    return [f"{arg}={ref}" for arg, ref in stand_in_bases.items()]
+
+
+def arguments(aws, gcp, **extra) -> dict:
+    return {
+        "env": Environment.dev,
+        "service": SERVICES,
+        "aws_access_key_id": dag.set_secret("emulator-id", "emulator"),
+        "aws_secret_access_key": dag.set_secret("emulator-key", "emulator"),
+        "aws_endpoint_url": aws.endpoint,
+        "gcp_endpoint": gcp.endpoint,
+        **extra,
+    }
+
+
+def deploy_args(aws, gcp, base, **extra) -> dict:
+    return arguments(aws, gcp, branch="main", platform=["linux/amd64"], base=base,
+                     registry=engine.registry(), **extra)
+
+
+async def test_deploy_rolls_out_both_clouds_by_digest(pipeline, base, clouds, registry_api):
+    aws, gcp = clouds
+    report = await pipeline.deploy(**deploy_args(aws, gcp, base, format=OutputFormat.json))
+    results = {r["service"]: r for r in json.loads(report)}
+    assert set(results) == set(SERVICES)
+    for name, result in results.items():
+        assert result["outcome"] == "succeeded", result
+        repository, _, digest = result["image"].partition("@")
+        assert repository == f"{engine.registry()}/dojangkok/{name}"
+        assert registry_api.manifest(f"dojangkok/{name}", "latest")[0] == digest
+    assert results["frontend"]["strategy"] == "blue-green"
+    assert results["ai-server"]["strategy"] == "rolling"
+    operations = {c.get("operation") for c in aws.calls()}
+    assert "CreateDeployment" in operations
+
+
+async def test_unhealthy_green_rolls_back_and_the_run_fails(pipeline, base, clouds):
+    aws, gcp = clouds
+    settings = load("dev").aws
+    EmulatorControl(aws.endpoint).set_green_health(
+        settings.codedeploy_application, settings.groups["frontend"].deployment_group, "unhealthy"
+    )
+    with pytest.raises(ReleaseFailed) as failed:
+        await pipeline.deploy(**deploy_args(aws, gcp, base))
+    summary = str(failed.value)
+    assert "frontend" in summary and "rolled-back" in summary
+    assert "ai-server" in summary and "succeeded" in summary
+
+
+async def test_rollback_returns_to_the_previous_release(pipeline, base, clouds):
+    aws, gcp = clouds
+    await pipeline.deploy(**deploy_args(aws, gcp, base))
+    report = await pipeline.rollback(**arguments(aws, gcp))
+    assert report.count("succeeded") == len(SERVICES)
+
+
+async def test_missing_credentials_fail_before_any_build_push_or_cloud_call(pipeline, base, clouds, registry_api):
+    aws, gcp = clouds
+    before = registry_api.catalog()
+    args = deploy_args(aws, gcp, base)
+    del args["aws_access_key_id"], args["aws_secret_access_key"]
+    with pytest.raises(CredentialsError, match="--aws-access-key-id"):
+        await pipeline.deploy(**args)
+    assert aws.calls() == [] and gcp.calls() == []
+    assert registry_api.catalog() == before

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import os
-import shutil
 
 import boto3
 import dagger
@@ -23,6 +22,7 @@ from dojangkok.testing import TestsFailed
 from dojangkok_local import call, engine
 from dojangkok_local.aws import aws_emulator
 from dojangkok_local.registry import AuthRegistry, RefusingProxy
+from engine_support import source_copy
 
 pytestmark = pytest.mark.engine
 
@@ -101,20 +101,6 @@ async def test_every_service_passes_its_tests_inside_a_container(pipeline, base)
     assert {"frontend", "backend", "ai-server"} <= {r.rstrip("/") for r in await reports.entries()}
     junit = await reports.file("ai-server/ai-server.xml").contents()
     assert "<testsuite" in junit and 'failures="0"' in junit
-
-
-def source_copy(tmp_path, service: str):
-    """A copy of the repository's pipeline inputs with one service, to change without touching the checkout."""
-    copy = tmp_path / "repo"
-    shutil.copytree(
-        engine.ROOT / "services" / service,
-        copy / "services" / service,
-        ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache", "node_modules", "target"),
-    )
-    for part in ("dockerfiles", "deploy"):
-        shutil.copytree(engine.ROOT / part, copy / part)
-    shutil.copy(engine.ROOT / "dagger.json", copy)
-    return copy
 
 
 async def test_a_broken_test_fails_and_names_its_service(dagger_session, base, tmp_path):

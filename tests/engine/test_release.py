@@ -20,6 +20,7 @@ from dojangkok_local.aws import EmulatorControl, aws_emulator
 from dojangkok_local.aws_infra import provision
 from dojangkok_local.gcp import running as gcp_fake
 from dojangkok_local.gcp_seed import seed_environment
+from engine_support import source_copy
 
 pytestmark = pytest.mark.engine
 
@@ -61,8 +62,8 @@ def arguments(aws, gcp, **extra) -> dict:
 
 
 def deploy_args(aws, gcp, base, **extra) -> dict:
-    return arguments(aws, gcp, branch="main", platform=["linux/amd64"], base=base,
-                     registry=engine.registry(), **extra)
+    defaults = {"branch": "main", "platform": ["linux/amd64"], "base": base, "registry": engine.registry()}
+    return arguments(aws, gcp, **{**defaults, **extra})
 
 
 async def test_deploy_rolls_out_both_clouds_by_digest(pipeline, base, clouds, registry_api):
@@ -75,8 +76,8 @@ async def test_deploy_rolls_out_both_clouds_by_digest(pipeline, base, clouds, re
         repository, _, digest = result["image"].partition("@")
         assert repository == f"{engine.registry()}/dojangkok/{name}"
         assert registry_api.manifest(f"dojangkok/{name}", "latest")[0] == digest
-    assert results["frontend"]["strategy"] == "blue-green"
-    assert results["ai-server"]["strategy"] == "rolling"
+    assert "blue-green" in results["frontend"]["strategy"]
+    assert "rolling" in results["ai-server"]["strategy"]
     operations = {c.get("operation") for c in aws.calls()}
     assert "CreateDeployment" in operations
 
@@ -94,11 +95,22 @@ async def test_unhealthy_green_rolls_back_and_the_run_fails(pipeline, base, clou
     assert "ai-server" in summary and "succeeded" in summary
 
 
-async def test_rollback_returns_to_the_previous_release(pipeline, base, clouds):
+async def test_rollback_returns_to_the_previous_release(pipeline, base, clouds, tmp_path):
     aws, gcp = clouds
-    await pipeline.deploy(**deploy_args(aws, gcp, base))
-    report = await pipeline.rollback(**arguments(aws, gcp))
-    assert report.count("succeeded") == len(SERVICES)
+    first = json.loads(await pipeline.deploy(**deploy_args(aws, gcp, base, format=OutputFormat.json)))
+    # A second release with changed sources, so both clouds have something to go back from.
+    copy = source_copy(tmp_path, *SERVICES)
+    for path in (copy / "services/frontend/app/page.jsx", copy / "services/ai-server/main.py"):
+        path.write_text(path.read_text() + ("\n// release 2\n" if path.suffix == ".jsx" else "\n# release 2\n"))
+    second = Dojangkok(source=dag.host().directory(str(copy)))
+    await second.deploy(**deploy_args(aws, gcp, base, branch="release-2"))
+
+    report = json.loads(await pipeline.rollback(**arguments(aws, gcp, format=OutputFormat.json)))
+    assert {r["outcome"] for r in report} == {"succeeded"}
+    first_images = {r["service"]: r["image"] for r in first}
+    for result in report:
+        assert result["previous"] != result["new"]
+        assert first_images[result["service"]].split("@")[1][7:19] in json.dumps(result), result
 
 
 async def test_missing_credentials_fail_before_any_build_push_or_cloud_call(pipeline, base, clouds, registry_api):

@@ -169,11 +169,12 @@ async def run(services: list[tuple[Service, str | None]], drivers: Drivers, roll
 def report(results: list[DeployResult], fmt: str) -> str:
     if fmt == "json":
         return json.dumps([r.as_dict() for r in results], indent=2)
-    header = f"{'service':10} {'strategy':11} {'result':12} {'seconds':>7}  previous -> new"
+    width = max([len(r.strategy) for r in results] + [8])
+    header = f"{'service':10} {'strategy':{width}} {'result':12} {'seconds':>7}  previous -> new"
     lines = [header]
     for r in results:
         moved = f"{r.previous or '-'} -> {r.new}"
-        lines.append(f"{r.service:10} {r.strategy:11} {r.outcome!s:12} {r.seconds:7.1f}  {moved}")
+        lines.append(f"{r.service:10} {r.strategy:{width}} {r.outcome!s:12} {r.seconds:7.1f}  {moved}")
         lines.append(f"{'':10} image {r.image}")
         if r.detail:
             lines.append(f"{'':10} {r.detail}")

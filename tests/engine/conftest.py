@@ -7,7 +7,7 @@ import sys
 
 import dagger
 import pytest
-from dojangkok_local import bases, engine
+from dojangkok_local import bases, call, engine
 from dojangkok_local.registry import RegistryApi
 
 
@@ -39,3 +39,17 @@ async def stand_in_bases(dagger_session) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def registry_api(registry) -> RegistryApi:
     return RegistryApi(registry)
+
+
+@pytest.fixture(scope="session")
+def pipeline(dagger_session):
+    """The module's main object over this checkout, as `dagger call` would create it."""
+    from dojangkok.main import Dojangkok
+
+    return Dojangkok(source=call.source_directory())
+
+
+@pytest.fixture(scope="session")
+def base(stand_in_bases) -> list[str]:
+    """--base overrides that swap every production base image for its local stand-in."""
+    return [f"{arg}={ref}" for arg, ref in stand_in_bases.items()]

@@ -19,7 +19,7 @@ from dojangkok.environments import Environment
 from dojangkok.main import Dojangkok
 from dojangkok.plan import OutputFormat
 from dojangkok.testing import TestsFailed
-from dojangkok_local import call, engine
+from dojangkok_local import engine
 from dojangkok_local.aws import aws_emulator
 from dojangkok_local.registry import AuthRegistry, RefusingProxy
 from engine_support import source_copy
@@ -30,16 +30,6 @@ FULL = os.environ.get("DOJANGKOK_FULL_MULTIARCH") == "1"
 HOST = "linux/amd64"
 # What each service needs to answer its health check when run alone.
 RUN_ENV = {"frontend": {"BACKEND_URL": "http://127.0.0.1:9"}}
-
-
-@pytest.fixture(scope="module")
-def pipeline(dagger_session) -> Dojangkok:
-    return Dojangkok(source=call.source_directory())
-
-
-@pytest.fixture(scope="module")
-def base(stand_in_bases) -> list[str]:
-    return [f"{arg}={ref}" for arg, ref in stand_in_bases.items()]
 
 
 def platforms() -> list[str] | None:

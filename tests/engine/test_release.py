@@ -15,7 +15,7 @@ from dojangkok.environments import Environment, load
 from dojangkok.main import Dojangkok
 from dojangkok.plan import OutputFormat
 from dojangkok.release import ReleaseFailed
-from dojangkok_local import call, engine
+from dojangkok_local import engine
 from dojangkok_local.aws import EmulatorControl, aws_emulator
 from dojangkok_local.aws_infra import provision
 from dojangkok_local.gcp import running as gcp_fake
@@ -37,16 +37,6 @@ def clouds():
         aws.reset_calls()
         gcp.reset_calls()
         yield aws, gcp
-
-
-@pytest.fixture(scope="module")
-def pipeline(dagger_session) -> Dojangkok:
-    return Dojangkok(source=call.source_directory())
-
-
-@pytest.fixture(scope="module")
-def base(stand_in_bases) -> list[str]:
-    return [f"{arg}={ref}" for arg, ref in stand_in_bases.items()]
 
 
 def arguments(aws, gcp, **extra) -> dict:

@@ -234,8 +234,7 @@ class Dojangkok:
             AwsCredentials(aws_access_key_id, aws_secret_access_key, aws_session_token, aws_endpoint_url),
             GcpCredentials(gcp_access_token, gcp_credentials),
             gcp_endpoint,
-        )
-        targets.check(chosen)
+        ).checked(chosen)
         published = await self._publish(
             env, branch, version, commit, service, platform, base, registry, override,
             Credentials(targets.aws, targets.gcp), False,
@@ -267,8 +266,7 @@ class Dojangkok:
             AwsCredentials(aws_access_key_id, aws_secret_access_key, aws_session_token, aws_endpoint_url),
             GcpCredentials(gcp_access_token, gcp_credentials),
             gcp_endpoint,
-        )
-        targets.check(chosen)
+        ).checked(chosen)
         settings = await self.settings(env, override)
         drivers = release.Drivers(settings, targets, *await release.deploy_files(self.source))
         results = await release.run([(s, None) for s in chosen], drivers, rollback=True)

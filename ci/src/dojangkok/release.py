@@ -37,8 +37,8 @@ class Targets:
     gcp: GcpCredentials
     gcp_endpoint: str = ""
 
-    def check(self, services: tuple[Service, ...]) -> None:
-        """Refuse, before anything is built or pushed, a deploy whose clouds have no credentials."""
+    def checked(self, services: tuple[Service, ...]) -> Targets:
+        """These targets, or an error before anything is built or pushed when a cloud has no credentials."""
         if any(s.cloud is Cloud.AWS for s in services) and not self.aws.given:
             raise CredentialsError(
                 "deploying to AWS needs credentials: pass --aws-access-key-id env:AWS_ACCESS_KEY_ID "
@@ -49,6 +49,7 @@ class Targets:
                 "deploying to GCP needs credentials: pass --gcp-credentials file:$GOOGLE_APPLICATION_CREDENTIALS "
                 "or --gcp-access-token cmd:'gcloud auth print-access-token'"
             )
+        return self
 
 
 class Drivers:

@@ -156,6 +156,23 @@ def describe() -> str:
     return "\n".join(lines)
 
 
+def function_help(name: str) -> str:
+    """What `dagger call NAME --help` shows: the function's doc and every argument with its own doc."""
+    from dojangkok.main import Dojangkok
+
+    fns = functions_of(Dojangkok)
+    if name not in fns:
+        raise UsageError(f"no function {name!r}; functions: {', '.join(sorted(fns))}")
+    fn = fns[name]
+    lines = [fn.doc or "", "", "ARGUMENTS"]
+    for param in fn.parameters.values():
+        annotation = _unwrap(param.resolved_type)
+        kind = getattr(annotation, "__name__", str(annotation))
+        required = "" if (param.has_default or param.is_nullable) else " [required]"
+        lines.append(f"  --{cli_name(param.name):24} {kind:12} {param.doc or ''}{required}")
+    return "\n".join(lines)
+
+
 async def main(argv: list[str]) -> int:
     if not argv or argv[0] in ("-h", "--help"):
         print(__doc__)
@@ -163,13 +180,23 @@ async def main(argv: list[str]) -> int:
     if argv[0] == "functions":
         print(describe())
         return 0
+    if "--help" in argv[1:2]:
+        print(function_help(argv[0]))
+        return 0
+    from dojangkok.build import PublishError
+    from dojangkok.release import ReleaseFailed
+    from dojangkok.testing import TestsFailed
+
     engine.start()
     async with dagger.connection(dagger.Config(log_output=sys.stderr)):
         try:
             print(await run(list(argv)))
-        except (UsageError, ValueError) as exc:
+        except (UsageError, ValueError) as exc:  # bad input: nothing was built, pushed or deployed
             print(f"error: {exc}", file=sys.stderr)
             return 2
+        except (TestsFailed, PublishError, ReleaseFailed) as exc:  # the run itself failed; the message says what
+            print(f"failed: {exc}", file=sys.stderr)
+            return 1
     return 0
 
 

@@ -71,6 +71,7 @@ async def run(platforms: list[str] | None, branch: str) -> None:
                     aws_secret_access_key=dag.set_secret("local-aws-key", "emulator"),
                     aws_endpoint_url=aws.endpoint,
                     gcp_endpoint=gcp.endpoint,
+                    override=["DOJANGKOK_DEV_TIMEOUTS_POLL_SECONDS=1"],  # emulators answer in seconds
                 )
             )
     print(f"\npipeline finished in {time.monotonic() - started:.0f}s")

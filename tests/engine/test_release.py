@@ -47,6 +47,8 @@ def arguments(aws, gcp, **extra) -> dict:
         "aws_secret_access_key": dag.set_secret("emulator-key", "emulator"),
         "aws_endpoint_url": aws.endpoint,
         "gcp_endpoint": gcp.endpoint,
+        # The emulators finish in seconds; poll as often as the setting allows (same code path as production).
+        "override": ["DOJANGKOK_DEV_TIMEOUTS_POLL_SECONDS=1"],
         **extra,
     }
 

@@ -125,6 +125,7 @@ class GcpSettings:
 class Timeouts:
     deploy_minutes: int
     health_check_seconds: int
+    poll_seconds: int  # first wait between deploy status polls; doubles up to six times this
 
 
 @dataclass(frozen=True)

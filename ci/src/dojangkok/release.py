@@ -21,6 +21,7 @@ from .credentials import AwsCredentials, CredentialsError, GcpCredentials
 from .deploy import DeployResult, Outcome
 from .deploy.blue_green import BlueGreen, aws_clients
 from .deploy.cloud_deploy import CloudDeploy, pipeline_and_target
+from .deploy.common import Backoff
 from .deploy.rolling import RollingUpdate, gcp_clients
 from .environments import Settings
 
@@ -95,11 +96,18 @@ class Drivers:
             "deployment_group": self.settings.aws.groups[svc.name].deployment_group,
         }
 
+    @property
+    def poll(self) -> tuple[float, float]:
+        """First and longest wait between status polls."""
+        first = float(self.settings.timeouts.poll_seconds)
+        return first, 6 * first
+
     def blue_green(self) -> BlueGreen:
         return BlueGreen(
             self._aws,
             bucket=self.settings.aws.bundle_bucket,
             timeout=self.settings.timeouts.deploy_minutes * 60.0,
+            backoff=Backoff(initial=self.poll[0], maximum=self.poll[1]),
             bundle_dir=self.bundle_dir,
             progress=progress,
         )
@@ -112,6 +120,8 @@ class Drivers:
             groups=self._gcp.groups,
             timeout=self.settings.timeouts.deploy_minutes * 60.0,
             initial_delay_sec=self.settings.timeouts.health_check_seconds,
+            poll_initial=self.poll[0],
+            poll_max=self.poll[1],
             startup_template=self.startup_template,
             progress=progress,
         )
@@ -127,6 +137,8 @@ class Drivers:
             pipeline=pipeline,
             target=target,
             timeout=self.settings.timeouts.deploy_minutes * 60.0,
+            poll_initial=self.poll[0],
+            poll_max=self.poll[1],
             progress=progress,
         )
 

@@ -12,15 +12,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import dagger
+import httpx
 from dagger import dag
 
 from . import engine
+from .registry import RegistryApi
 
 SUITE = "bookworm"
 STAND_INS = engine.ROOT / "local" / "stand-ins"
@@ -45,7 +48,21 @@ def repository(name: str) -> str:
 
 
 def reference(name: str) -> str:
-    return f"{repository(name)}:{SUITE}"
+    """The stand-in's tag names its recipe (suite + Dockerfile content), so a changed recipe is rebuilt."""
+    dockerfile = STAND_INS / f"{name}.Dockerfile"
+    recipe = dockerfile.read_bytes() if dockerfile.exists() else b""
+    return f"{repository(name)}:{SUITE}-{hashlib.sha256(recipe).hexdigest()[:10]}"
+
+
+def present(name: str, platforms: list[str]) -> str:
+    """reference@digest when the registry already holds the stand-in for all these platforms, else ""."""
+    repo, _, tag = reference(name).partition("/")[2].rpartition(":")
+    try:
+        digest, index = RegistryApi(engine.registry()).manifest(repo, tag)
+    except httpx.HTTPError:
+        return ""
+    have = {f"{m['platform']['os']}/{m['platform']['architecture']}" for m in index.get("manifests", [])}
+    return f"{reference(name)}@{digest}" if set(platforms) <= have else ""
 
 
 def build_args(names: dict[str, str] | None = None) -> dict[str, str]:
@@ -87,13 +104,19 @@ CI = {"linux/amd64": NEEDED["linux/amd64"], "linux/arm64": ("python",)}
 
 async def publish(platforms: list[str], needed: dict[str, tuple[str, ...]] = NEEDED) -> dict[str, str]:
     """Build and push every stand-in the platforms need; return name -> reference@digest."""
-    async with asyncio.TaskGroup() as tg:
-        for platform in platforms:
-            tg.create_task(asyncio.to_thread(rootfs, platform))  # debootstrap both at once
-    variants = [debian(p) for p in platforms]
-    published = {"debian": await dag.container().publish(reference("debian"), platform_variants=variants)}
+    published = {"debian": present("debian", platforms)}
+    if not published["debian"]:
+        async with asyncio.TaskGroup() as tg:
+            for platform in platforms:
+                tg.create_task(asyncio.to_thread(rootfs, platform))  # debootstrap both at once
+        variants = [debian(p) for p in platforms]
+        published["debian"] = await dag.container().publish(reference("debian"), platform_variants=variants)
 
     async def stand_in(name: str) -> None:
+        wanted = [p for p in platforms if name in needed[p]]
+        if ref := present(name, wanted):  # already pushed by an earlier run: the registry is the cache
+            published[name] = ref
+            return
         variants = [
             dag.host()
             .directory(str(STAND_INS))

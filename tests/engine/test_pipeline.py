@@ -19,7 +19,7 @@ from dojangkok.environments import Environment
 from dojangkok.main import Dojangkok
 from dojangkok.plan import OutputFormat
 from dojangkok.testing import TestsFailed
-from dojangkok_local import engine
+from dojangkok_local import bases, engine
 from dojangkok_local.aws import aws_emulator
 from dojangkok_local.registry import AuthRegistry, RefusingProxy
 from engine_support import source_copy
@@ -43,7 +43,7 @@ async def health(container: dagger.Container, svc: catalogue.Service) -> str:
     service = container.with_exposed_port(svc.port).as_service(use_entrypoint=True)
     probe = (
         dag.container()
-        .from_(os.environ.get("DOJANGKOK_PROBE_IMAGE", f"{engine.registry()}/stand-in/python:bookworm"))
+        .from_(bases.reference("python"))  # any image with python3 can probe
         .with_service_binding("app", service)
         .with_exec(
             [

@@ -14,7 +14,7 @@ from dagger import DefaultPath, Doc, Ignore, field, function, object_type
 
 from . import catalogue, images, release, testing
 from .build import Build, Image, Published, publish_report
-from .credentials import AwsCredentials, Credentials, GcpCredentials
+from .credentials import AwsCredentials, GcpCredentials
 from .environments import SETTINGS_FILE, Environment, Settings, load, parse_overrides
 from .plan import OutputFormat, check_inputs, make_plan, service_names
 from .release import Targets
@@ -79,6 +79,18 @@ GcpCredentialsArg = Annotated[
     Doc("Google credentials JSON: service account or workload identity (file:$GOOGLE_APPLICATION_CREDENTIALS)"),
 ]
 GcpEndpointArg = Annotated[str, Doc("Compute / Cloud Deploy API endpoint, for the local fake; empty in production")]
+
+
+def cloud_targets(
+    aws_access_key_id, aws_secret_access_key, aws_session_token, aws_endpoint_url,
+    gcp_access_token, gcp_credentials, gcp_endpoint: str = "",
+) -> Targets:
+    """The run's cloud credentials and endpoints, as every side-effecting function receives them."""
+    return Targets(
+        AwsCredentials(aws_access_key_id, aws_secret_access_key, aws_session_token, aws_endpoint_url),
+        GcpCredentials(gcp_access_token, gcp_credentials),
+        gcp_endpoint,
+    )
 
 
 @object_type
@@ -184,18 +196,18 @@ class Dojangkok:
         format: FormatArg = OutputFormat.text,
     ) -> str:
         """Build, then push each image under its unique tag and, only once every push landed, move latest."""
-        credentials = Credentials(
-            aws=AwsCredentials(aws_access_key_id, aws_secret_access_key, aws_session_token, aws_endpoint_url),
-            gcp=GcpCredentials(gcp_access_token, gcp_credentials),
+        targets = cloud_targets(
+            aws_access_key_id, aws_secret_access_key, aws_session_token, aws_endpoint_url,
+            gcp_access_token, gcp_credentials,
         )
-        results = await self._publish(
-            env, branch, version, commit, service, platform, base, registry, override, credentials, dry_run
+        _, results = await self._publish(
+            env, branch, version, commit, service, platform, base, registry, override, targets.credentials, dry_run
         )
         return publish_report(results, format)
 
     async def _publish(
         self, env, branch, version, commit, service, platform, base, registry, override, credentials, dry_run
-    ) -> list[Published]:
+    ) -> tuple[Settings, list[Published]]:
         which, tag, chosen, override_registry = check_inputs(
             env, branch=branch, version=version, commit=commit, services=service, when=datetime.now(UTC),
             registry_override=registry,
@@ -203,9 +215,8 @@ class Dojangkok:
         # Everything a user can get wrong is refused before the first build step.
         credentials.check({s.registry for s in chosen}, anonymous_ok=bool(override_registry))
         settings = await self.settings(which, override)
-        images.parse_bases(base, await self.known_bases())
-        built = await self.build([s.name for s in chosen], platform, base)
-        return await built.publish_to(settings, tag, credentials, override_registry, dry_run)
+        built = await self.build([s.name for s in chosen], platform, base)  # refuses bad --base before building
+        return settings, await built.publish_to(settings, tag, credentials, override_registry, dry_run)
 
     @function(cache="never")
     async def deploy(
@@ -230,20 +241,15 @@ class Dojangkok:
     ) -> str:
         """Publish, then roll out by digest: CodeDeploy Blue/Green on AWS and rolling MIG updates on GCP, at once."""
         chosen = catalogue.select(service_names(service) or None)
-        targets = Targets(
-            AwsCredentials(aws_access_key_id, aws_secret_access_key, aws_session_token, aws_endpoint_url),
-            GcpCredentials(gcp_access_token, gcp_credentials),
-            gcp_endpoint,
+        targets = cloud_targets(
+            aws_access_key_id, aws_secret_access_key, aws_session_token, aws_endpoint_url,
+            gcp_access_token, gcp_credentials, gcp_endpoint,
         ).checked(chosen)
-        published = await self._publish(
-            env, branch, version, commit, service, platform, base, registry, override,
-            Credentials(targets.aws, targets.gcp), False,
+        settings, published = await self._publish(
+            env, branch, version, commit, service, platform, base, registry, override, targets.credentials, False
         )
-        settings = await self.settings(env, override)
-        drivers = release.Drivers(settings, targets, *await release.deploy_files(self.source))
         by_name = {p.service: p.pinned for p in published}
-        results = await release.run([(s, by_name[s.name]) for s in chosen], drivers, rollback=False)
-        return release.check_outcomes(results, release.report(results, format))
+        return await self._roll_out(settings, targets, [(s, by_name[s.name]) for s in chosen], False, format)
 
     @function(cache="never")
     async def rollback(
@@ -262,12 +268,15 @@ class Dojangkok:
     ) -> str:
         """Put every selected service back on its previous successful release."""
         chosen = catalogue.select(service_names(service) or None)
-        targets = Targets(
-            AwsCredentials(aws_access_key_id, aws_secret_access_key, aws_session_token, aws_endpoint_url),
-            GcpCredentials(gcp_access_token, gcp_credentials),
-            gcp_endpoint,
+        targets = cloud_targets(
+            aws_access_key_id, aws_secret_access_key, aws_session_token, aws_endpoint_url,
+            gcp_access_token, gcp_credentials, gcp_endpoint,
         ).checked(chosen)
         settings = await self.settings(env, override)
+        return await self._roll_out(settings, targets, [(s, None) for s in chosen], True, format)
+
+    async def _roll_out(self, settings: Settings, targets: Targets, releases, rollback: bool, format) -> str:
+        """Run the drivers for every (service, image) at once; the summary, or ReleaseFailed carrying it."""
         drivers = release.Drivers(settings, targets, *await release.deploy_files(self.source))
-        results = await release.run([(s, None) for s in chosen], drivers, rollback=True)
+        results = await release.run(releases, drivers, rollback=rollback)
         return release.check_outcomes(results, release.report(results, format))

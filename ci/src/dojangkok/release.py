@@ -17,7 +17,7 @@ from pathlib import Path
 import dagger
 
 from .catalogue import Cloud, Service
-from .credentials import AwsCredentials, CredentialsError, GcpCredentials
+from .credentials import AwsCredentials, Credentials, CredentialsError, GcpCredentials
 from .deploy import DeployResult, Outcome
 from .deploy.blue_green import BlueGreen, aws_clients
 from .deploy.cloud_deploy import CloudDeploy, pipeline_and_target
@@ -37,6 +37,11 @@ class Targets:
     aws: AwsCredentials
     gcp: GcpCredentials
     gcp_endpoint: str = ""
+
+    @property
+    def credentials(self) -> Credentials:
+        """What registry logins need of these targets."""
+        return Credentials(self.aws, self.gcp)
 
     def checked(self, services: tuple[Service, ...]) -> Targets:
         """These targets, or an error before anything is built or pushed when a cloud has no credentials."""

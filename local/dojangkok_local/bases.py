@@ -1,11 +1,18 @@
-"""Stand-in base images for a machine that cannot reach Docker Hub.
+"""Stand-in base images, served under their production names by the local registry.
 
-The production Dockerfiles name their bases as build arguments (NODE_IMAGE=node:20-alpine, …). Here we
-bootstrap a Debian root filesystem per platform with debootstrap, import it into the engine, build the
-small Dockerfiles in local/stand-ins/ on top of it and push everything to the local registry. The
-pipeline then gets `build_args()` as its base-image overrides; the production defaults never change.
+Stands in for Docker Hub, which this machine cannot reach. The production Dockerfiles keep their bases
+(node:20-alpine, python:3.11-slim, …, as ARG defaults) and the module keeps the Python base its SDK runtime picks;
+the engine's registry-mirror configuration (`[registry."docker.io"] mirrors = ["127.0.0.1:5000"]`, written by
+scripts/engine) sends every Docker Hub pull to the local registry, where this module pushes a stand-in under the
+same repository and tag. Each stand-in is a small Dockerfile of local/stand-ins/ on a Debian root filesystem
+bootstrapped with debootstrap; nothing in the production path changes, only where its inputs come from.
 
-    python -m dojangkok_local.bases [--platform linux/amd64 --platform linux/arm64]
+    python -m dojangkok_local.bases                  # every stand-in for every platform it is needed on
+    python -m dojangkok_local.bases --ci             # engine platform, plus arm64 for the smallest image only
+    python -m dojangkok_local.bases --module-base    # only the module's Python base (what `dagger functions` needs)
+
+A stand-in is also tagged by its recipe (suite + Dockerfile content); one the registry already holds for the wanted
+platforms is reused, not rebuilt.
 """
 
 from __future__ import annotations
@@ -14,13 +21,17 @@ import argparse
 import asyncio
 import hashlib
 import os
+import re
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import dagger
 import httpx
 from dagger import dag
+from dojangkok import catalogue
+from dojangkok.images import base_args
 
 from . import engine
 from .registry import RegistryApi
@@ -28,46 +39,61 @@ from .registry import RegistryApi
 SUITE = "bookworm"
 STAND_INS = engine.ROOT / "local" / "stand-ins"
 CACHE = Path(os.environ.get("DOJANGKOK_CACHE", Path.home() / ".cache" / "dojangkok"))
-# What each production base is replaced with (Dockerfile ARG -> stand-in name).
-ARG_STAND_INS = {
+HOST = "linux/amd64"
+# Which stand-in recipe (local/stand-ins/NAME.Dockerfile) replaces each Dockerfile base ARG's production image.
+RECIPES = {
     "NODE_IMAGE": "node",
     "MAVEN_IMAGE": "maven",
     "RUNTIME_IMAGE": "jre",
     "PYTHON_IMAGE": "python",
     "VLLM_IMAGE": "python",
 }
-# The stand-ins each platform needs: builder stages run on the engine's own platform (amd64 here).
-NEEDED = {
-    "linux/amd64": ("node", "maven", "jre", "python"),
-    "linux/arm64": ("node", "jre", "python"),
-}
+# Builder stages run on the engine's platform; arm64 is needed where a runtime stage runs there.
+ARM64_ARGS = {"NODE_IMAGE", "RUNTIME_IMAGE", "PYTHON_IMAGE"}
+CI_ARM64_ARGS = {"PYTHON_IMAGE"}  # ai-server, the smallest image, proves arm64 in CI
 
 
-def repository(name: str) -> str:
-    return f"{engine.registry()}/stand-in/{name}"
+def module_base() -> str:
+    """The base image the Python SDK runtime picks for ci/: python:X.Y-slim from `requires-python` (>=X.Y)."""
+    project = tomllib.loads((engine.ROOT / "ci" / "pyproject.toml").read_text())["project"]
+    match = re.fullmatch(r"\s*(?:>=|==)\s*(3\.\d+)\S*\s*", project.get("requires-python", ""))
+    if not match:
+        raise SystemExit("ci/pyproject.toml: requires-python must read >=3.X for the runtime to pick python:3.X-slim")
+    return f"python:{match[1]}-slim"
 
 
-def reference(name: str) -> str:
-    """The stand-in's tag names its recipe (suite + Dockerfile content), so a changed recipe is rebuilt."""
-    dockerfile = STAND_INS / f"{name}.Dockerfile"
-    recipe = dockerfile.read_bytes() if dockerfile.exists() else b""
-    return f"{repository(name)}:{SUITE}-{hashlib.sha256(recipe).hexdigest()[:10]}"
+def production_bases() -> dict[str, str]:
+    """Production base image -> the ARG that names it (the module's base counts as PYTHON_IMAGE)."""
+    images = {module_base(): "PYTHON_IMAGE"}
+    for svc in catalogue.BUILT:
+        for arg, default in base_args((engine.ROOT / svc.dockerfile).read_text()).items():
+            if arg not in RECIPES:
+                raise SystemExit(f"{svc.dockerfile}: base ARG {arg} has no stand-in; add it to bases.RECIPES")
+            images.setdefault(default, arg)
+    return images
 
 
-def present(name: str, platforms: list[str]) -> str:
-    """reference@digest when the registry already holds the stand-in for all these platforms, else ""."""
-    repo, _, tag = reference(name).partition("/")[2].rpartition(":")
+def docker_hub_path(image: str) -> tuple[str, str]:
+    """Repository path and tag of a Docker Hub reference as the registry mirror asks for it."""
+    name, _, tag = image.partition(":")
+    first = name.split("/", 1)[0]
+    if "." in first or ":" in first or "@" in image:
+        raise SystemExit(f"{image}: only Docker Hub images by tag are served through the registry mirror")
+    return (name if "/" in name else f"library/{name}"), tag or "latest"
+
+
+def recipe_tag(recipe: str) -> str:
+    dockerfile = STAND_INS / f"{recipe}.Dockerfile"
+    content = dockerfile.read_bytes() if dockerfile.exists() else b""
+    return f"stand-in-{SUITE}-{hashlib.sha256(content).hexdigest()[:10]}"
+
+
+def platforms_held(api: RegistryApi, repository: str, tag: str) -> tuple[str, set[str]]:
     try:
-        digest, index = RegistryApi(engine.registry()).manifest(repo, tag)
+        digest, index = api.manifest(repository, tag)
     except httpx.HTTPError:
-        return ""
-    have = {f"{m['platform']['os']}/{m['platform']['architecture']}" for m in index.get("manifests", [])}
-    return f"{reference(name)}@{digest}" if set(platforms) <= have else ""
-
-
-def build_args(names: dict[str, str] | None = None) -> dict[str, str]:
-    """Base-image build arguments that point every production base at its stand-in."""
-    return {arg: reference(name) for arg, name in (names or ARG_STAND_INS).items()}
+        return "", set()
+    return digest, {f"{m['platform']['os']}/{m['platform']['architecture']}" for m in index.get("manifests", [])}
 
 
 def rootfs(platform: str) -> Path:
@@ -97,55 +123,71 @@ def debian(platform: str) -> dagger.Container:
     )
 
 
-# What CI builds: everything for the engine's own platform, and only the Python stand-in for arm64 (the
-# smallest image, ai-server, proves arm64; the rest of arm64 runs under qemu and belongs to the full run).
-CI = {"linux/amd64": NEEDED["linux/amd64"], "linux/arm64": ("python",)}
+def wanted(ci: bool, platforms: list[str]) -> dict[str, list[str]]:
+    """Production image -> the platforms its stand-in is needed on."""
+    arm64 = CI_ARM64_ARGS if ci else ARM64_ARGS
+    plan = {}
+    for image, arg in production_bases().items():
+        need = [HOST] + (["linux/arm64"] if arg in arm64 else [])
+        plan[image] = [p for p in need if p in platforms]
+    return {image: p for image, p in plan.items() if p}
 
 
-async def publish(platforms: list[str], needed: dict[str, tuple[str, ...]] = NEEDED) -> dict[str, str]:
-    """Build and push every stand-in the platforms need; return name -> reference@digest."""
-    published = {"debian": present("debian", platforms)}
-    if not published["debian"]:
-        async with asyncio.TaskGroup() as tg:
-            for platform in platforms:
-                tg.create_task(asyncio.to_thread(rootfs, platform))  # debootstrap both at once
-        variants = [debian(p) for p in platforms]
-        published["debian"] = await dag.container().publish(reference("debian"), platform_variants=variants)
+async def publish(plan: dict[str, list[str]]) -> dict[str, str]:
+    """Push a stand-in under each production name, for its platforms; returns image -> registry reference@digest."""
+    registry = engine.registry()
+    api = RegistryApi(registry)
+    images = production_bases()
+    debian_ref: dict[str, str] = {}
+    lock = asyncio.Lock()
 
-    async def stand_in(name: str) -> None:
-        wanted = [p for p in platforms if name in needed[p]]
-        if ref := present(name, wanted):  # already pushed by an earlier run: the registry is the cache
-            published[name] = ref
-            return
-        variants = [
-            dag.host()
-            .directory(str(STAND_INS))
-            .docker_build(
-                dockerfile=f"{name}.Dockerfile",
-                platform=dagger.Platform(p),
-                build_args=[dagger.BuildArg(name="DEBIAN_IMAGE", value=published["debian"])],
-            )
-            for p in platforms
-            if name in needed[p]
-        ]
-        if variants:
-            published[name] = await dag.container().publish(reference(name), platform_variants=variants)
+    async def debian_image() -> str:
+        async with lock:  # one Debian image for all stand-ins, with every platform any of them needs
+            key = ",".join(sorted({p for ps in plan.values() for p in ps}))
+            if key not in debian_ref:
+                repository, tag = "stand-in/debian", f"{SUITE}-{key.replace('linux/', '').replace(',', '-')}"
+                digest, held = platforms_held(api, repository, tag)
+                if not digest or not set(key.split(",")) <= held:
+                    variants = await asyncio.gather(*(asyncio.to_thread(debian, p) for p in key.split(",")))
+                    await dag.container().publish(f"{registry}/{repository}:{tag}", platform_variants=list(variants))
+                debian_ref[key] = f"{registry}/{repository}:{tag}"
+            return debian_ref[key]
 
-    async with asyncio.TaskGroup() as tg:
-        for name in sorted({n for p in platforms for n in needed[p]}):
-            tg.create_task(stand_in(name))
-    return published
+    async def stand_in(image: str, platforms: list[str]) -> tuple[str, str]:
+        recipe = RECIPES[images[image]]
+        repository, production_tag = docker_hub_path(image)
+        tag = recipe_tag(recipe)
+        digest, held = platforms_held(api, repository, tag)
+        if not digest or not set(platforms) <= held:
+            base = await debian_image()
+            variants = [
+                dag.host()
+                .directory(str(STAND_INS))
+                .docker_build(
+                    dockerfile=f"{recipe}.Dockerfile",
+                    platform=dagger.Platform(p),
+                    build_args=[dagger.BuildArg(name="DEBIAN_IMAGE", value=base)],
+                )
+                for p in platforms
+            ]
+            ref = await dag.container().publish(f"{registry}/{repository}:{tag}", platform_variants=variants)
+            digest = ref.rpartition("@")[2]
+        api.retag(repository, tag, production_tag)  # the name the Dockerfiles and the SDK runtime pull
+        return image, f"{registry}/{repository}:{production_tag}@{digest}"
+
+    return dict(await asyncio.gather(*(stand_in(image, platforms) for image, platforms in plan.items())))
 
 
 async def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--platform", action="append", choices=sorted(NEEDED), help="default: all")
-    parser.add_argument("--ci", action="store_true", help="arm64: only the Python stand-in (what CI builds)")
+    parser.add_argument("--platform", action="append", choices=[HOST, "linux/arm64"], help="default: both")
+    parser.add_argument("--ci", action="store_true", help="arm64 only for the smallest image (what CI builds)")
+    parser.add_argument("--module-base", action="store_true", help="only the module's Python base, engine platform")
     args = parser.parse_args(argv)
-    engine.start()
+    plan = {module_base(): [HOST]} if args.module_base else wanted(args.ci, args.platform or [HOST, "linux/arm64"])
     async with dagger.connection(dagger.Config(log_output=sys.stderr)):
-        for name, ref in (await publish(args.platform or sorted(NEEDED), CI if args.ci else NEEDED)).items():
-            print(f"{name:8} {ref}")
+        for image, ref in (await publish(plan)).items():
+            print(f"{image:32} {ref}")
 
 
 if __name__ == "__main__":

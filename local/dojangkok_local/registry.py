@@ -41,6 +41,16 @@ class RegistryApi:
         response.raise_for_status()
         return response.headers["Docker-Content-Digest"], response.json()
 
+    def retag(self, repository: str, source: str, tag: str) -> None:
+        """Point ``tag`` at the manifest ``source`` names, in the same repository (no blob moves)."""
+        response = self.http.get(f"{repository}/manifests/{source}", headers={"Accept": self.MANIFEST_TYPES})
+        response.raise_for_status()
+        self.http.put(
+            f"{repository}/manifests/{tag}",
+            content=response.content,
+            headers={"Content-Type": response.headers["Content-Type"]},
+        ).raise_for_status()
+
     def tags(self, repository: str) -> list[str]:
         response = self.http.get(f"{repository}/tags/list")
         if response.status_code == 404:

@@ -11,7 +11,7 @@ import shlex
 import subprocess
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 ENGINE_SCRIPT = ROOT / "scripts" / "engine"
 
 

@@ -1,3 +1,0 @@
-module github.com/dagger/dagger/engine/distconsts
-
-go 1.22

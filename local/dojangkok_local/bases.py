@@ -138,20 +138,22 @@ async def publish(plan: dict[str, list[str]]) -> dict[str, str]:
     registry = engine.registry()
     api = RegistryApi(registry)
     images = production_bases()
-    debian_ref: dict[str, str] = {}
-    lock = asyncio.Lock()
+    debian_images: dict[str, asyncio.Task[str]] = {}
 
-    async def debian_image() -> str:
-        async with lock:  # one Debian image for all stand-ins, with every platform any of them needs
-            key = ",".join(sorted({p for ps in plan.values() for p in ps}))
-            if key not in debian_ref:
-                repository, tag = "stand-in/debian", f"{SUITE}-{key.replace('linux/', '').replace(',', '-')}"
-                digest, held = platforms_held(api, repository, tag)
-                if not digest or not set(key.split(",")) <= held:
-                    variants = await asyncio.gather(*(asyncio.to_thread(debian, p) for p in key.split(",")))
-                    await dag.container().publish(f"{registry}/{repository}:{tag}", platform_variants=list(variants))
-                debian_ref[key] = f"{registry}/{repository}:{tag}"
-            return debian_ref[key]
+    async def publish_debian(platforms: list[str]) -> str:
+        repository, tag = "stand-in/debian", f"{SUITE}-" + "-".join(p.split("/")[1] for p in platforms)
+        digest, held = platforms_held(api, repository, tag)
+        if not digest or not set(platforms) <= held:
+            variants = await asyncio.gather(*(asyncio.to_thread(debian, p) for p in platforms))
+            await dag.container().publish(f"{registry}/{repository}:{tag}", platform_variants=list(variants))
+        return f"{registry}/{repository}:{tag}"
+
+    def debian_image(platforms: list[str]) -> asyncio.Task[str]:
+        """One Debian image per platform set, shared by the stand-ins that need it (arm64 waits on its own)."""
+        key = ",".join(sorted(platforms))
+        if key not in debian_images:
+            debian_images[key] = asyncio.ensure_future(publish_debian(sorted(platforms)))
+        return debian_images[key]
 
     async def stand_in(image: str, platforms: list[str]) -> tuple[str, str]:
         recipe = RECIPES[images[image]]
@@ -159,7 +161,7 @@ async def publish(plan: dict[str, list[str]]) -> dict[str, str]:
         tag = recipe_tag(recipe)
         digest, held = platforms_held(api, repository, tag)
         if not digest or not set(platforms) <= held:
-            base = await debian_image()
+            base = await debian_image(platforms)
             variants = [
                 dag.host()
                 .directory(str(STAND_INS))

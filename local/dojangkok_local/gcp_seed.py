@@ -84,9 +84,9 @@ def seed_environment(endpoint: str, env: str) -> dict[str, str]:
     """Seed the groups (and pipeline, if configured) that deploy/environments.toml names for `env`."""
     from dojangkok.deploy.cloud_deploy import pipeline_and_target
     from dojangkok.deploy.rolling import gcp_clients
-    from dojangkok.environments import load
+    from dojangkok_local import settings
 
-    gcp = load(env).gcp
+    gcp = settings(env).gcp
     clients = gcp_clients(gcp.project, endpoint=endpoint)
     driver = RollingUpdate(project=gcp.project, zone=gcp.zone, templates=clients.templates, groups=clients.groups)
     groups = {service: g.instance_group for service, g in gcp.groups.items()}

@@ -1,9 +1,9 @@
-"""`dagger call build`: every service image for every platform, and `.publish()` of them with two tags."""
-
-from __future__ import annotations
+"""`dagger call build`: every service image for every platform, and `… publish` of them under two tags."""
 
 import asyncio
-import json
+import sys
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Annotated
 
 import dagger
@@ -11,13 +11,26 @@ from dagger import Doc, field, function, object_type
 
 from . import catalogue
 from .catalogue import Service
-from .credentials import Credentials, registry_login
-from .environments import Settings
+from .credentials import Access, AwsAccess, GcpAccess
+from .environments import Environment, Settings, load, parse_overrides
+from .plan import check_inputs
+from .report import OutputFormat, Section, render
 from .tags import LATEST
+
+EnvArg = Annotated[Environment, Doc("dev (tag dev-{branch}-{time}) or prd (tag prod-{version}-{commit})")]
+BranchArg = Annotated[str, Doc("Git branch of a dev release, e.g. feat/login (dev only)")]
+VersionArg = Annotated[str, Doc("Release version, v + semver, e.g. v1.0.2 (prd only)")]
+CommitArg = Annotated[str, Doc("Git commit SHA, at least 7 hex characters (required for prd)")]
+FormatArg = Annotated[OutputFormat, Doc("text (tables), json (the same data) or markdown (for a step summary)")]
 
 
 class PublishError(RuntimeError):
     """A push failed or the registry answered with something else than what was pushed."""
+
+
+def progress(line: str) -> None:
+    """Progress for people; stdout carries only the function's result."""
+    print(line, file=sys.stderr, flush=True)
 
 
 @object_type
@@ -29,14 +42,14 @@ class Image:
     container: Annotated[dagger.Container, Doc("The runtime image")] = field()
 
 
-@object_type
+@dataclass(frozen=True)
 class Published:
     """One service pushed under its unique tag and `latest`, both on the same multi-platform index."""
 
-    service: str = field()
-    reference: Annotated[str, Doc("repository:unique-tag")] = field()
-    digest: Annotated[str, Doc("sha256 digest of the index both tags point at")] = field()
-    platforms: list[str] = field()
+    service: str
+    reference: str  # repository:unique-tag
+    digest: str  # sha256 digest of the index both tags point at
+    platforms: list[str]
 
     @property
     def pinned(self) -> str:
@@ -49,6 +62,11 @@ class Build:
     """Every selected service built for its platforms, not yet pushed."""
 
     images: Annotated[list[Image], Doc("One entry per service and platform")] = field()
+    settings_file: Annotated[dagger.File, Doc("deploy/environments.toml of the source")] = field()
+    override: Annotated[list[str], Doc("Setting overrides of the module (NAME=VALUE)")] = field(default=list)
+    registry: Annotated[str, Doc("Registry override of the module, or empty")] = field(default="")
+    aws: Annotated[AwsAccess | None, Doc("AWS access of the module")] = field(default=None)
+    gcp: Annotated[GcpAccess | None, Doc("GCP access of the module")] = field(default=None)
 
     def services(self) -> list[str]:
         return list(dict.fromkeys(i.service for i in self.images))
@@ -56,13 +74,17 @@ class Build:
     def variants(self, service: str) -> list[dagger.Container]:
         return [i.container for i in self.images if i.service == service]
 
+    @property
+    def access(self) -> Access:
+        return Access(self.aws, self.gcp, self.registry)
+
     @function
     def container(
         self,
         service: Annotated[str, Doc("Service name, e.g. frontend")],
-        platform: Annotated[str, Doc("Platform; default: the service's first")] = "",
+        platform: Annotated[str, Doc("Platform, e.g. linux/arm64; default: the service's first")] = "",
     ) -> dagger.Container:
-        """One built image, to run or inspect (e.g. `container --service backend terminal`)."""
+        """One built image, to run, inspect or export (`container --service backend terminal`)."""
         catalogue.service(service)
         for image in self.images:
             if image.service == service and (not platform or image.platform == platform):
@@ -70,7 +92,7 @@ class Build:
         raise ValueError(f"{service} was not built for {platform or 'any platform'} in this run")
 
     @function
-    async def sync(self) -> Build:
+    async def sync(self) -> "Build":
         """Build every image now (all services and platforms at once); fails on the first broken build."""
         async with asyncio.TaskGroup() as tg:
             for image in self.images:
@@ -79,7 +101,7 @@ class Build:
 
     @function
     def export(self) -> dagger.Directory:
-        """OCI tarballs, one per service (`dagger call build export export --path ./images`)."""
+        """OCI tarballs, one per service with all its platforms (`build export export --path ./images`)."""
         out = dagger.dag.directory()
         for name in self.services():
             out = out.with_file(
@@ -87,35 +109,51 @@ class Build:
             )
         return out
 
-    async def publish_to(
+    @function(cache="never")
+    async def publish(
         self,
-        settings: Settings,
-        unique_tag: str,
-        credentials: Credentials,
-        registry_override: str = "",
-        dry_run: bool = False,
-    ) -> list[Published]:
-        """Push every service under ``unique_tag``; only when all of them landed, move ``latest``.
+        env: EnvArg,
+        branch: BranchArg = "",
+        version: VersionArg = "",
+        commit: CommitArg = "",
+        dry_run: Annotated[bool, Doc("Build and authenticate, but push nothing")] = False,
+        format: FormatArg = OutputFormat.text,
+    ) -> str:
+        """Push each image under its unique tag and, only once every push landed, move latest to the same index."""
+        _, results = await self.publish_all(env, branch, version, commit, dry_run)
+        return publish_report(results, format, dry_run)
 
-        Everything is built before the first push, so a broken build never leaves half a release behind.
+    async def publish_all(
+        self, env: Environment, branch: str, version: str, commit: str, dry_run: bool = False
+    ) -> tuple[Settings, list[Published]]:
+        """Validate, build every image, push the unique tags, check their digests, then move ``latest``.
+
+        Everything a user can get wrong is refused before the first build step, and everything is built before the
+        first push, so a broken build or a refused push never leaves half a release behind.
         """
+        which, tag, _, override_registry = check_inputs(
+            env, branch=branch, version=version, commit=commit, services=self.services(),
+            when=datetime.now(UTC), registry_override=self.registry,
+        )
         services = [catalogue.service(n) for n in self.services()]
-        credentials.check({s.registry for s in services}, anonymous_ok=bool(registry_override))
+        self.access.check_push({s.registry for s in services})
+        settings = load(which, text=await self.settings_file.contents(), environ=parse_overrides(which, self.override))
+        progress(f"building {len(self.images)} images: " + ", ".join(f"{i.service} {i.platform}" for i in self.images))
         await self.sync()
         kinds = {s.registry for s in services}
-        logins = {kind: await registry_login(credentials, kind, settings.aws.region) for kind in kinds}
+        logins = {kind: await self.access.registry_login(kind, settings.aws.region) for kind in kinds}
 
         async def push(svc: Service, tag: str) -> str:
-            repository = settings.image_repository(svc, registry_override)
+            repository = settings.image_repository(svc, override_registry)
             ctr = dagger.dag.container()
-            login = logins[svc.registry]
-            if login is not None:
+            if (login := logins[svc.registry]) is not None:
                 ctr = ctr.with_registry_auth(repository.split("/", 1)[0], login[0], login[1])
             if dry_run:
                 return f"{repository}:{tag}@sha256:{'0' * 64}"
+            progress(f"pushing {repository}:{tag}")
             return await ctr.publish(f"{repository}:{tag}", platform_variants=self.variants(svc.name))
 
-        unique = await asyncio.gather(*(push(s, unique_tag) for s in services))
+        unique = await asyncio.gather(*(push(s, tag) for s in services))
         results = []
         for svc, ref in zip(services, unique, strict=True):
             name, _, digest = ref.partition("@")
@@ -131,17 +169,17 @@ class Build:
                     f"{published.service}: latest landed as {ref} but {published.reference} is {published.digest}; "
                     "the registry rewrote the index (check for a proxy or a registry that converts manifests)"
                 )
-        return results
+        return settings, results
 
 
-def publish_report(results: list[Published], fmt: str) -> str:
+def publish_report(results: list[Published], fmt: OutputFormat | str, dry_run: bool = False) -> str:
     rows = [
         {"service": r.service, "reference": r.reference, "digest": r.digest, "platforms": r.platforms, "latest": True}
         for r in results
     ]
-    if fmt == "json":
-        return json.dumps(rows, indent=2)
-    width = max([len(r.reference) for r in results] + [9])
-    lines = [f"{'service':10} {'reference':{width}} {'digest':71} platforms"]
-    lines += [f"{r.service:10} {r.reference:{width}} {r.digest:71} {','.join(r.platforms)}" for r in results]
-    return "\n".join(lines)
+    table = Section(
+        header=("service", "reference", "digest", "platforms"),
+        rows=[(r.service, r.reference, r.digest, ", ".join(r.platforms)) for r in results],
+    )
+    title = "Publish (dry run: nothing was pushed)" if dry_run else "Published, then latest moved to the same index"
+    return render(title, [table], rows, fmt)

@@ -5,7 +5,8 @@ deployment groups, Auto Scaling and target groups, S3 bundle bucket; GCP project
 repository, managed instance groups, optional Cloud Deploy pipeline; deploy timeouts). Credentials are not settings:
 they enter the pipeline as ``dagger.Secret``.
 
-Overrides: every setting can be replaced by an environment variable named after its path in the file::
+Overrides: every setting can be replaced for one run by ``--override NAME=VALUE``, NAME the environment variable
+named after the setting's path in the file (the harness, a plain Python process, also reads such variables)::
 
     DOJANGKOK_ + "_".join([env, *path]).upper(), with "-" written as "_"
 
@@ -15,8 +16,8 @@ Overrides: every setting can be replaced by an environment variable named after 
     [prd.gcp] delivery_pipeline          -> DOJANGKOK_PRD_GCP_DELIVERY_PIPELINE
     [dev.timeouts] deploy_minutes        -> DOJANGKOK_DEV_TIMEOUTS_DEPLOY_MINUTES
 
-A ``DOJANGKOK_DEV_*`` / ``DOJANGKOK_PRD_*`` variable that names no setting is refused, so a typo cannot quietly
-deploy with the file's value. ``setting_variables(env)`` lists every valid name.
+A ``DOJANGKOK_DEV_*`` / ``DOJANGKOK_PRD_*`` name that names no setting is refused, so a typo cannot quietly deploy
+with the file's value. ``setting_variables(env)`` lists every valid name.
 
 Plain Python (tomllib + dataclasses), importable without a Dagger engine.
 """
@@ -25,17 +26,14 @@ from __future__ import annotations
 
 import difflib
 import enum
-import os
 import re
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
-from pathlib import Path
 
 from .catalogue import SERVICES, Cloud, RegistryKind, Service, Strategy
 
 SETTINGS_FILE = "deploy/environments.toml"  # relative to the repository root
-DEFAULT_PATH = Path(__file__).resolve().parents[3] / SETTINGS_FILE
 VARIABLE_PREFIX = "DOJANGKOK_"
 IMAGE_NAMESPACE = "dojangkok"  # the path under a registry override: {override}/dojangkok/{service}
 
@@ -289,23 +287,14 @@ def _check_values(env: Environment, values: Mapping[tuple[str, ...], str | int],
 def load(
     env: str | Environment,
     *,
-    text: str | None = None,
-    path: Path | str | None = None,
+    text: str,
     environ: Mapping[str, str] | None = None,
+    origin: str = SETTINGS_FILE,
 ) -> Settings:
-    """The settings of ``env``: ``text`` (the TOML), else the file at ``path`` (default: the repository's
-    ``deploy/environments.toml``), with overrides from ``environ`` (default: ``os.environ``)."""
+    """The settings of ``env`` from ``text`` (the TOML of ``deploy/environments.toml``), with the overrides in
+    ``environ`` (names as ``setting_variables`` lists them; other ``DOJANGKOK_{ENV}_*`` names are refused)."""
     which = environment(env)
-    environ = os.environ if environ is None else environ
-    if text is None:
-        file = Path(path) if path is not None else DEFAULT_PATH
-        try:
-            text = file.read_text(encoding="utf-8")
-        except OSError as e:
-            raise SettingsError(f"cannot read the environment settings {file}: {e.strerror}") from e
-        origin = str(file)
-    else:
-        origin = str(path) if path is not None else SETTINGS_FILE
+    environ = environ or {}
     document = _parse(text, origin)
 
     others = sorted(set(document) - {e.value for e in Environment})

@@ -1,23 +1,25 @@
 """The Dagger module's main object: what `dagger functions` lists and `dagger call` runs.
 
 Thin by design: the logic lives in plain modules (tags, environments, plan, catalogue) with their own unit tests;
-this layer only turns `dagger call` arguments into their inputs.
+this layer only turns `dagger call` arguments into their inputs. Functions read nothing but their arguments and
+the module's configuration (source, base images, setting overrides, and what `with-aws` / `with-gcp` /
+`with-registry` declared once for every function after them).
 """
 
 import asyncio
-import os
+import copy
 from datetime import UTC, datetime
 from typing import Annotated
 
 import dagger
-from dagger import DefaultPath, Doc, Ignore, field, function, object_type
+from dagger import DefaultPath, Doc, Ignore, check, field, function, object_type
 
 from . import catalogue, images, release, testing
-from .build import Build, Image, Published, publish_report
-from .credentials import AwsCredentials, GcpCredentials
-from .environments import SETTINGS_FILE, Environment, Settings, load, parse_overrides
-from .plan import OutputFormat, check_inputs, make_plan, service_names
-from .release import Targets
+from .build import BranchArg, Build, CommitArg, EnvArg, FormatArg, Image, VersionArg, publish_report
+from .credentials import Access, AwsAccess, GcpAccess
+from .environments import SETTINGS_FILE, Environment, check_registry_override, load, parse_overrides
+from .plan import check_inputs, make_plan, service_names
+from .report import OutputFormat
 
 dagger.enum_type(Environment)
 dagger.enum_type(OutputFormat)
@@ -40,7 +42,6 @@ SOURCE_INCLUDE = [
     "**/.ruff_cache/",
 ]
 
-
 ServiceArg = Annotated[
     list[str] | None, Doc("Only these services (repeat or comma-separate); default: every built service")
 ]
@@ -48,54 +49,15 @@ PlatformArg = Annotated[
     list[str] | None,
     Doc("Build for these platforms instead of the catalogue's (e.g. linux/amd64, fast); vllm stays amd64"),
 ]
-BaseArg = Annotated[
-    list[str] | None,
-    Doc("Replace a production base image: ARG=IMAGE, e.g. NODE_IMAGE=127.0.0.1:5000/stand-in/node:bookworm"),
-]
-RegistryArg = Annotated[
-    str, Doc("Send every image to this registry instead of ECR / Artifact Registry, e.g. 127.0.0.1:5000")
-]
-OverrideArg = Annotated[
-    list[str] | None,
-    Doc(
-        f"Override a setting of {SETTINGS_FILE} for this run: NAME=VALUE with the environment variable's "
-        "name, e.g. DOJANGKOK_PRD_AWS_REGION=us-east-1"
-    ),
-]
-
-
-EnvArg = Annotated[Environment, Doc("dev (tag dev-{branch}-{time}) or prd (tag prod-{version}-{commit})")]
-BranchArg = Annotated[str, Doc("Git branch of a dev release, e.g. feat/login (dev only)")]
-VersionArg = Annotated[str, Doc("Release version, v + semver, e.g. v1.0.2 (prd only)")]
-CommitArg = Annotated[str, Doc("Git commit SHA, at least 7 hex characters (required for prd)")]
-FormatArg = Annotated[OutputFormat, Doc("text (a table, default) or json (the same data)")]
-AwsKeyIdArg = Annotated[dagger.Secret | None, Doc("AWS access key id (env:AWS_ACCESS_KEY_ID)")]
-AwsSecretArg = Annotated[dagger.Secret | None, Doc("AWS secret access key (env:AWS_SECRET_ACCESS_KEY)")]
-AwsTokenArg = Annotated[dagger.Secret | None, Doc("AWS session token of a role session (env:AWS_SESSION_TOKEN)")]
-AwsEndpointArg = Annotated[str, Doc("AWS API endpoint, for an emulator (moto server); empty in production")]
-GcpTokenArg = Annotated[dagger.Secret | None, Doc("Google OAuth access token (cmd:'gcloud auth print-access-token')")]
-GcpCredentialsArg = Annotated[
-    dagger.Secret | None,
-    Doc("Google credentials JSON: service account or workload identity (file:$GOOGLE_APPLICATION_CREDENTIALS)"),
-]
-GcpEndpointArg = Annotated[str, Doc("Compute / Cloud Deploy API endpoint, for the local fake; empty in production")]
-
-
-def cloud_targets(
-    aws_access_key_id, aws_secret_access_key, aws_session_token, aws_endpoint_url,
-    gcp_access_token, gcp_credentials, gcp_endpoint: str = "",
-) -> Targets:
-    """The run's cloud credentials and endpoints, as every side-effecting function receives them."""
-    return Targets(
-        AwsCredentials(aws_access_key_id, aws_secret_access_key, aws_session_token, aws_endpoint_url),
-        GcpCredentials(gcp_access_token, gcp_credentials),
-        gcp_endpoint,
-    )
 
 
 @object_type
 class Dojangkok:
-    """Dojangkok's delivery pipeline: build, test, publish and deploy its services on AWS and GCP."""
+    """Dojangkok's delivery pipeline: build, test, publish and deploy its services on AWS and GCP.
+
+    Credentials and endpoints are declared once, before the function that needs them:
+    `dagger call with-aws … with-gcp … deploy --env prd …`.
+    """
 
     source: Annotated[
         dagger.Directory,
@@ -103,69 +65,128 @@ class Dojangkok:
         DefaultPath("."),
         Ignore(SOURCE_INCLUDE),
     ] = field()
+    base: Annotated[
+        list[str],
+        Doc("Replace a production base image in every build: ARG=IMAGE, e.g. NODE_IMAGE=mirror.example/node:20"),
+    ] = field(default=list)
+    override: Annotated[
+        list[str],
+        Doc(
+            f"Override a setting of {SETTINGS_FILE} for this run: NAME=VALUE, NAME as the setting's variable, "
+            "e.g. DOJANGKOK_PRD_AWS_REGION=us-east-1"
+        ),
+    ] = field(default=list)
+    registry: Annotated[str, Doc("Registry every image goes to instead of ECR / Artifact Registry")] = field(
+        default="", init=False
+    )
+    aws: Annotated[AwsAccess | None, Doc("AWS credentials and endpoint (with-aws)")] = field(default=None, init=False)
+    gcp: Annotated[GcpAccess | None, Doc("GCP credentials and endpoint (with-gcp)")] = field(default=None, init=False)
+
+    def _with(self, **changes) -> "Dojangkok":
+        new = copy.copy(self)
+        for name, value in changes.items():
+            setattr(new, name, value)
+        return new
+
+    @property
+    def access(self) -> Access:
+        return Access(self.aws, self.gcp, self.registry)
+
+    @function
+    def with_aws(
+        self,
+        access_key_id: Annotated[dagger.Secret, Doc("AWS access key id (env:AWS_ACCESS_KEY_ID)")],
+        secret_access_key: Annotated[dagger.Secret, Doc("AWS secret access key (env:AWS_SECRET_ACCESS_KEY)")],
+        session_token: Annotated[
+            dagger.Secret | None, Doc("Session token of a role session (env:AWS_SESSION_TOKEN)")
+        ] = None,
+        endpoint: Annotated[
+            dagger.Service | None, Doc("An AWS emulator instead of AWS, e.g. tcp://localhost:4566 (moto server)")
+        ] = None,
+    ) -> "Dojangkok":
+        """Use these AWS credentials (ECR logins, CodeDeploy, S3) in every function after this one."""
+        return self._with(aws=AwsAccess(
+            access_key_id=access_key_id, secret_access_key=secret_access_key,
+            session_token=session_token, endpoint=endpoint,
+        ))
+
+    @function
+    def with_gcp(
+        self,
+        credentials: Annotated[
+            dagger.Secret | None,
+            Doc("Credentials JSON, workload identity or service account (file:$GOOGLE_APPLICATION_CREDENTIALS)"),
+        ] = None,
+        access_token: Annotated[
+            dagger.Secret | None, Doc("An OAuth access token (cmd:'gcloud auth print-access-token')")
+        ] = None,
+        endpoint: Annotated[
+            dagger.Service | None, Doc("The Compute / Cloud Deploy fake instead of Google, e.g. tcp://localhost:8085")
+        ] = None,
+    ) -> "Dojangkok":
+        """Use these Google credentials (Artifact Registry, Compute, Cloud Deploy) in every function after this one."""
+        if credentials is None and access_token is None and endpoint is None:
+            raise ValueError("with-gcp needs --credentials, --access-token or --endpoint")
+        return self._with(gcp=GcpAccess(credentials=credentials, access_token=access_token, endpoint=endpoint))
+
+    @function
+    def with_registry(
+        self,
+        address: Annotated[str, Doc("host[:port][/path], e.g. 127.0.0.1:5000; images go to {address}/dojangkok/…")],
+    ) -> "Dojangkok":
+        """Send every image to this registry instead of ECR / Artifact Registry (a local or mirror registry)."""
+        return self._with(registry=check_registry_override(address))
 
     # The dev tag carries the current minute, so a cached result would show a stale tag.
     @function(cache="never")
     async def plan(
         self,
         env: Annotated[Environment, Doc("Environment to plan for: dev or prd")],
-        branch: Annotated[str, Doc("Git branch of a dev release, e.g. feat/login (dev only)")] = "",
-        version: Annotated[str, Doc("Release version, v + semver, e.g. v1.0.2 (prd only)")] = "",
-        commit: Annotated[str, Doc("Git commit SHA, at least 7 hex characters (required for prd)")] = "",
+        branch: BranchArg = "",
+        version: VersionArg = "",
+        commit: CommitArg = "",
         service: ServiceArg = None,
-        format: Annotated[OutputFormat, Doc("text (tables, default) or json (the same data)")] = OutputFormat.text,
-        registry: RegistryArg = "",
-        override: OverrideArg = None,
+        format: FormatArg = OutputFormat.text,
     ) -> str:
         """Show what a deploy would do, touching nothing: tags, images, targets, resources, cloud API calls."""
-        when = datetime.now(UTC)
-        inputs = {"branch": branch, "version": version, "commit": commit, "services": service, "when": when}
-        # Refuse bad input before asking the engine for anything.
-        check_inputs(env, **inputs, registry_override=registry)
-        environ = {**os.environ, **parse_overrides(env, override or [])}
-        settings_text = await self.source.file(SETTINGS_FILE).contents()
-        result = make_plan(env, **inputs, registry_override=registry, settings_text=settings_text, environ=environ)
+        inputs = {"branch": branch, "version": version, "commit": commit, "services": service,
+                  "when": datetime.now(UTC), "registry_override": self.registry}
+        check_inputs(env, **inputs)  # refuse bad input before asking the engine for anything
+        result = make_plan(
+            env, **inputs, settings_text=await self.source.file(SETTINGS_FILE).contents(),
+            overrides=parse_overrides(env, self.override),
+        )
         return result.render(format)
-
-    async def settings(self, env: Environment, override: list[str] | None) -> Settings:
-        environ = {**os.environ, **parse_overrides(env, override or [])}
-        return load(env, text=await self.source.file(SETTINGS_FILE).contents(), environ=environ)
 
     async def known_bases(self) -> set[str]:
         texts = await asyncio.gather(*(self.source.file(s.dockerfile).contents() for s in catalogue.BUILT))
         return {name for text in texts for name in images.base_args(text)}
 
     @function
-    async def build(
-        self,
-        service: ServiceArg = None,
-        platform: PlatformArg = None,
-        base: BaseArg = None,
-    ) -> Build:
+    async def build(self, service: ServiceArg = None, platform: PlatformArg = None) -> Build:
         """Build every service's image for its platforms (arm64 web tier and AI server, amd64 vLLM), all at once."""
         chosen = catalogue.select(service_names(service) or None)
         plans = [(svc, p) for svc in chosen for p in images.platforms_for(svc, platform)]
-        bases = images.parse_bases(base, await self.known_bases())
+        bases = images.parse_bases(self.base, await self.known_bases())
         return Build(
             images=[
-                Image(
-                    service=svc.name,
-                    platform=dagger.Platform(p),
-                    container=images.dockerfile_build(self.source, svc, p, bases),
-                )
+                Image(service=svc.name, platform=dagger.Platform(p),
+                      container=images.dockerfile_build(self.source, svc, p, bases))
                 for svc, p in plans
-            ]
+            ],
+            settings_file=self.source.file(SETTINGS_FILE),
+            override=self.override,
+            registry=self.registry,
+            aws=self.aws,
+            gcp=self.gcp,
         )
 
     @function
-    async def test(
-        self,
-        service: ServiceArg = None,
-        base: BaseArg = None,
-    ) -> testing.TestSuite:
+    @check
+    async def test(self, service: ServiceArg = None) -> testing.TestSuite:
         """Run every service's tests inside its Dockerfile's test stage on the engine; a failure names the service."""
         chosen = catalogue.select(service_names(service) or None)
-        bases = images.parse_bases(base, await self.known_bases())
+        bases = images.parse_bases(self.base, await self.known_bases())
         # Test stages run on the engine's own platform: they prove the code, the build proves the platforms.
         host = str(await dagger.dag.default_platform())
         stages = {}
@@ -183,40 +204,16 @@ class Dojangkok:
         commit: CommitArg = "",
         service: ServiceArg = None,
         platform: PlatformArg = None,
-        base: BaseArg = None,
-        registry: RegistryArg = "",
-        override: OverrideArg = None,
-        aws_access_key_id: AwsKeyIdArg = None,
-        aws_secret_access_key: AwsSecretArg = None,
-        aws_session_token: AwsTokenArg = None,
-        aws_endpoint_url: AwsEndpointArg = "",
-        gcp_access_token: GcpTokenArg = None,
-        gcp_credentials: GcpCredentialsArg = None,
         dry_run: Annotated[bool, Doc("Build and authenticate, but push nothing")] = False,
         format: FormatArg = OutputFormat.text,
     ) -> str:
         """Build, then push each image under its unique tag and, only once every push landed, move latest."""
-        targets = cloud_targets(
-            aws_access_key_id, aws_secret_access_key, aws_session_token, aws_endpoint_url,
-            gcp_access_token, gcp_credentials,
+        check_inputs(
+            env, branch=branch, version=version, commit=commit, services=service, registry_override=self.registry
         )
-        _, results = await self._publish(
-            env, branch, version, commit, service, platform, base, registry, override, targets.credentials, dry_run
-        )
-        return publish_report(results, format)
-
-    async def _publish(
-        self, env, branch, version, commit, service, platform, base, registry, override, credentials, dry_run
-    ) -> tuple[Settings, list[Published]]:
-        which, tag, chosen, override_registry = check_inputs(
-            env, branch=branch, version=version, commit=commit, services=service, when=datetime.now(UTC),
-            registry_override=registry,
-        )
-        # Everything a user can get wrong is refused before the first build step.
-        credentials.check({s.registry for s in chosen}, anonymous_ok=bool(override_registry))
-        settings = await self.settings(which, override)
-        built = await self.build([s.name for s in chosen], platform, base)  # refuses bad --base before building
-        return settings, await built.publish_to(settings, tag, credentials, override_registry, dry_run)
+        built = await self.build(service, platform)  # refuses a bad --base before building
+        _, results = await built.publish_all(env, branch, version, commit, dry_run)
+        return publish_report(results, format, dry_run)
 
     @function(cache="never")
     async def deploy(
@@ -227,56 +224,34 @@ class Dojangkok:
         commit: CommitArg = "",
         service: ServiceArg = None,
         platform: PlatformArg = None,
-        base: BaseArg = None,
-        registry: RegistryArg = "",
-        override: OverrideArg = None,
-        aws_access_key_id: AwsKeyIdArg = None,
-        aws_secret_access_key: AwsSecretArg = None,
-        aws_session_token: AwsTokenArg = None,
-        aws_endpoint_url: AwsEndpointArg = "",
-        gcp_access_token: GcpTokenArg = None,
-        gcp_credentials: GcpCredentialsArg = None,
-        gcp_endpoint: GcpEndpointArg = "",
         format: FormatArg = OutputFormat.text,
     ) -> str:
         """Publish, then roll out by digest: CodeDeploy Blue/Green on AWS and rolling MIG updates on GCP, at once."""
-        chosen = catalogue.select(service_names(service) or None)
-        targets = cloud_targets(
-            aws_access_key_id, aws_secret_access_key, aws_session_token, aws_endpoint_url,
-            gcp_access_token, gcp_credentials, gcp_endpoint,
-        ).checked(chosen)
-        settings, published = await self._publish(
-            env, branch, version, commit, service, platform, base, registry, override, targets.credentials, False
+        _, _, chosen, _ = check_inputs(
+            env, branch=branch, version=version, commit=commit, services=service, registry_override=self.registry
         )
+        self.access.check_deploy(chosen)  # before anything is built or pushed
+        built = await self.build(service, platform)
+        settings, published = await built.publish_all(env, branch, version, commit)
         by_name = {p.service: p.pinned for p in published}
-        return await self._roll_out(settings, targets, [(s, by_name[s.name]) for s in chosen], False, format)
+        return await self._roll_out(settings, [(s, by_name[s.name]) for s in chosen], False, format)
 
     @function(cache="never")
     async def rollback(
         self,
-        env: EnvArg,
+        env: Annotated[Environment, Doc("Environment to roll back: dev or prd")],
         service: ServiceArg = None,
-        override: OverrideArg = None,
-        aws_access_key_id: AwsKeyIdArg = None,
-        aws_secret_access_key: AwsSecretArg = None,
-        aws_session_token: AwsTokenArg = None,
-        aws_endpoint_url: AwsEndpointArg = "",
-        gcp_access_token: GcpTokenArg = None,
-        gcp_credentials: GcpCredentialsArg = None,
-        gcp_endpoint: GcpEndpointArg = "",
         format: FormatArg = OutputFormat.text,
     ) -> str:
         """Put every selected service back on its previous successful release."""
         chosen = catalogue.select(service_names(service) or None)
-        targets = cloud_targets(
-            aws_access_key_id, aws_secret_access_key, aws_session_token, aws_endpoint_url,
-            gcp_access_token, gcp_credentials, gcp_endpoint,
-        ).checked(chosen)
-        settings = await self.settings(env, override)
-        return await self._roll_out(settings, targets, [(s, None) for s in chosen], True, format)
+        self.access.check_deploy(chosen)
+        settings = load(env, text=await self.source.file(SETTINGS_FILE).contents(),
+                        environ=parse_overrides(env, self.override))
+        return await self._roll_out(settings, [(s, None) for s in chosen], True, format)
 
-    async def _roll_out(self, settings: Settings, targets: Targets, releases, rollback: bool, format) -> str:
+    async def _roll_out(self, settings, releases, rollback: bool, format) -> str:
         """Run the drivers for every (service, image) at once; the summary, or ReleaseFailed carrying it."""
-        drivers = release.Drivers(settings, targets, *await release.deploy_files(self.source))
+        drivers = release.Drivers(settings, self.access, *await release.deploy_files(self.source))
         results = await release.run(releases, drivers, rollback=rollback)
-        return release.check_outcomes(results, release.report(results, format))
+        return release.check_outcomes(results, release.report(results, format, rollback))

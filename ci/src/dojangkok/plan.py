@@ -10,7 +10,6 @@ Plain Python, importable without a Dagger engine; ``dagger call plan`` is a thin
 
 from __future__ import annotations
 
-import enum
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -19,16 +18,7 @@ from datetime import UTC, datetime
 from . import tags
 from .catalogue import BUILT, SERVICES, Service, Strategy, select
 from .environments import Environment, Settings, check_registry_override, environment, load
-
-
-class OutputFormat(enum.StrEnum):
-    """How a report is printed."""
-
-    text = "text"
-    """Aligned tables for people."""
-
-    json = "json"
-    """The same data as JSON, for scripts."""
+from .report import OutputFormat, Section, render
 
 
 class PlanError(ValueError):
@@ -120,10 +110,11 @@ class Plan:
         return json.dumps(self.as_dict(), indent=2) + "\n"
 
     def to_text(self) -> str:
-        return _render_text(self)
+        return self.render(OutputFormat.text)
 
     def render(self, fmt: OutputFormat | str) -> str:
-        return self.to_json() if OutputFormat(fmt) is OutputFormat.json else self.to_text()
+        title = f"Deploy plan for {self.environment} (nothing was built, pushed or deployed)"
+        return render(title, _sections(self), self.as_dict(), fmt)
 
 
 def format_memory(mib: int) -> str:
@@ -213,14 +204,14 @@ def make_plan(
     services: Sequence[str] | None = None,
     when: datetime | None = None,
     registry_override: str = "",
-    settings_text: str | None = None,
-    environ: Mapping[str, str] | None = None,
+    settings_text: str,
+    overrides: Mapping[str, str] | None = None,
 ) -> Plan:
     """The plan of a release of ``services`` (default: every built one) to ``env``.
 
     Everything is validated first, in this order, and any bad input raises a ``ValueError`` subclass naming the fix:
-    the environment, the tag inputs, the services, the registry override, then the settings (``settings_text`` or
-    the repository's ``deploy/environments.toml``, with overrides from ``environ``).
+    the environment, the tag inputs, the services, the registry override, then the settings (``settings_text``, the
+    text of ``deploy/environments.toml``, with ``overrides`` named like the override variables).
     """
     when = when if when is not None else datetime.now(UTC)
     which, tag, chosen, override = check_inputs(
@@ -232,7 +223,7 @@ def make_plan(
         when=when,
         registry_override=registry_override,
     )
-    settings = load(which, text=settings_text, environ=environ)
+    settings = load(which, text=settings_text, environ=overrides or {})
 
     planned: list[ServicePlan] = []
     for svc in chosen:
@@ -278,39 +269,27 @@ def make_plan(
 # ---------------------------------------------------------------------------------------------- text
 
 
-def _table(rows: Sequence[Sequence[str]], header: Sequence[str] = ()) -> list[str]:
-    """Left-aligned columns, two spaces apart."""
-    everything = [header, *rows] if header else list(rows)
-    widths = [max(len(cell) for cell in column) for column in zip(*everything, strict=True)]
-    return ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in everything]
-
-
-def _render_text(plan: Plan) -> str:
+def _sections(plan: Plan) -> list[Section]:
     if plan.environment == Environment.prd:
         source = f"version {plan.version}, commit {plan.commit}"
     else:
         source = f"branch {plan.branch}" + (f", commit {plan.commit}" if plan.commit else "")
-    summary = [
+    summary = Section(rows=[
         ("tag", f"{plan.tag}, then {plan.latest_tag} once it is pushed"),
         ("source", source),
         ("planned at", plan.planned_at),
         ("registry", plan.registry_override or "ECR / Artifact Registry of the environment"),
         ("timeouts", f"deploy {plan.deploy_timeout_minutes} min, health check {plan.health_check_timeout_seconds} s"),
-    ]
-    # The table names the target by its last segment; the full resource name follows per service.
-    overview = [
-        (s.service, s.cloud, ",".join(s.platforms), s.strategy, s.target.rsplit("/", 1)[-1], s.resources)
-        for s in plan.services
-    ]
-    lines = [
-        f"Deploy plan for {plan.environment} (nothing was built, pushed or deployed)",
-        "",
-        *_table(summary),
-        "",
-        *_table(overview, header=("SERVICE", "CLOUD", "PLATFORMS", "STRATEGY", "TARGET", "RESOURCES")),
-    ]
+    ])
+    # The overview names the target by its last segment; the full resource name follows per service.
+    overview = Section(
+        header=("service", "cloud", "platforms", "strategy", "target", "resources"),
+        rows=[(s.service, s.cloud, ", ".join(s.platforms), s.strategy, s.target.rsplit("/", 1)[-1], s.resources)
+              for s in plan.services],
+    )
+    sections = [summary, overview]
     for s in plan.services:
-        details = [
+        rows = [
             ("image", s.image),
             ("latest", s.latest),
             ("registry", s.registry),
@@ -320,7 +299,7 @@ def _render_text(plan: Plan) -> str:
             *((("api calls" if i == 0 else ""), call) for i, call in enumerate(s.api_calls)),
             ("on failure", s.on_failure),
         ]
-        lines += ["", f"{s.service}:", *("  " + line for line in _table(details))]
+        sections.append(Section(title=f"{s.service}:", rows=rows))
     if plan.not_built:
-        lines += ["", f"Not built or deployed by the pipeline: {', '.join(plan.not_built)}"]
-    return "\n".join(lines) + "\n"
+        sections.append(Section(rows=[("not built or deployed by the pipeline", ", ".join(plan.not_built))]))
+    return sections

@@ -9,61 +9,33 @@ the run's credentials and endpoints and runs the drivers side by side.
 from __future__ import annotations
 
 import asyncio
-import json
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 
 import dagger
 
+from .build import progress
 from .catalogue import Cloud, Service
-from .credentials import AwsCredentials, Credentials, CredentialsError, GcpCredentials
+from .credentials import Access, endpoint_url
 from .deploy import DeployResult, Outcome
 from .deploy.blue_green import BlueGreen, aws_clients
 from .deploy.cloud_deploy import CloudDeploy, pipeline_and_target
 from .deploy.common import Backoff
 from .deploy.rolling import RollingUpdate, gcp_clients
 from .environments import Settings
+from .report import OutputFormat, Section, render
 
 
 class ReleaseFailed(RuntimeError):
     """At least one service did not reach its new release; the message is the whole summary."""
 
 
-@dataclass
-class Targets:
-    """Where the drivers talk: production endpoints by default, emulators when endpoints are given."""
-
-    aws: AwsCredentials
-    gcp: GcpCredentials
-    gcp_endpoint: str = ""
-
-    @property
-    def credentials(self) -> Credentials:
-        """What registry logins need of these targets."""
-        return Credentials(self.aws, self.gcp)
-
-    def checked(self, services: tuple[Service, ...]) -> Targets:
-        """These targets, or an error before anything is built or pushed when a cloud has no credentials."""
-        if any(s.cloud is Cloud.AWS for s in services) and not self.aws.given:
-            raise CredentialsError(
-                "deploying to AWS needs credentials: pass --aws-access-key-id env:AWS_ACCESS_KEY_ID "
-                "--aws-secret-access-key env:AWS_SECRET_ACCESS_KEY [--aws-session-token env:AWS_SESSION_TOKEN]"
-            )
-        if any(s.cloud is Cloud.GCP for s in services) and not (self.gcp.given or self.gcp_endpoint):
-            raise CredentialsError(
-                "deploying to GCP needs credentials: pass --gcp-credentials file:$GOOGLE_APPLICATION_CREDENTIALS "
-                "or --gcp-access-token cmd:'gcloud auth print-access-token'"
-            )
-        return self
-
-
 class Drivers:
     """One driver per service (drivers count their own API calls, so they are not shared)."""
 
-    def __init__(self, settings: Settings, targets: Targets, bundle_dir: Path, startup_template: str):
+    def __init__(self, settings: Settings, access: Access, bundle_dir: Path, startup_template: str):
         self.settings = settings
-        self.targets = targets
+        self.access = access
         self.bundle_dir = bundle_dir
         self.startup_template = startup_template
         self._aws = None
@@ -73,12 +45,12 @@ class Drivers:
         """Build the cloud clients (reads the secrets once)."""
         import boto3
 
-        if self.targets.aws.given:
-            session = boto3.session.Session(**await self.targets.aws.session_kwargs(self.settings.aws.region))
-            self._aws = aws_clients(self.settings.aws.region, self.targets.aws.endpoint_url or None, session=session)
-        if self.targets.gcp_endpoint or self.targets.gcp.given:
+        if (aws := self.access.aws) is not None:
+            session = boto3.session.Session(**await aws.session_kwargs(self.settings.aws.region))
+            self._aws = aws_clients(self.settings.aws.region, await endpoint_url(aws.endpoint) or None, session=session)
+        if (gcp := self.access.gcp) is not None:
             self._gcp = gcp_clients(
-                self.settings.gcp.project, self.targets.gcp_endpoint or None, await google_credentials(self.targets.gcp)
+                self.settings.gcp.project, await endpoint_url(gcp.endpoint) or None, await gcp.google_credentials()
             )
 
     def deploy(self, svc: Service, image: str) -> DeployResult:
@@ -148,25 +120,6 @@ class Drivers:
         )
 
 
-async def google_credentials(gcp: GcpCredentials):
-    """google-auth credentials from the run's secrets, or None (the driver then uses ADC or the fake)."""
-    if gcp.access_token is not None:
-        import google.oauth2.credentials
-
-        return google.oauth2.credentials.Credentials(token=await gcp.access_token.plaintext())
-    if gcp.credentials_json is not None:
-        import google.auth
-
-        info = json.loads(await gcp.credentials_json.plaintext())
-        creds, _ = google.auth.load_credentials_from_dict(info, scopes=["https://www.googleapis.com/auth/cloud-platform"])
-        return creds
-    return None
-
-
-def progress(line: str) -> None:
-    print(line, flush=True)
-
-
 async def deploy_files(source: dagger.Directory) -> tuple[Path, str]:
     """deploy/aws (the CodeDeploy bundle) on local disk and the GCP startup-script template, from the source."""
     bundle_dir = Path(tempfile.mkdtemp(prefix="dojangkok-bundle-"))
@@ -184,19 +137,16 @@ async def run(services: list[tuple[Service, str | None]], drivers: Drivers, roll
     return list(await asyncio.gather(*(asyncio.to_thread(one, svc, image) for svc, image in services)))
 
 
-def report(results: list[DeployResult], fmt: str) -> str:
-    if fmt == "json":
-        return json.dumps([r.as_dict() for r in results], indent=2)
-    width = max([len(r.strategy) for r in results] + [8])
-    header = f"{'service':10} {'strategy':{width}} {'result':12} {'seconds':>7}  previous -> new"
-    lines = [header]
-    for r in results:
-        moved = f"{r.previous or '-'} -> {r.new}"
-        lines.append(f"{r.service:10} {r.strategy:{width}} {r.outcome!s:12} {r.seconds:7.1f}  {moved}")
-        lines.append(f"{'':10} image {r.image}")
-        if r.detail:
-            lines.append(f"{'':10} {r.detail}")
-    return "\n".join(lines)
+def report(results: list[DeployResult], fmt: OutputFormat | str, rollback: bool = False) -> str:
+    table = Section(
+        header=("service", "strategy", "result", "seconds", "previous -> new", "image"),
+        rows=[(r.service, r.strategy, str(r.outcome), f"{r.seconds:.1f}", f"{r.previous or '-'} -> {r.new}", r.image)
+              for r in results],
+    )
+    details = Section(title="details", rows=[(r.service, r.detail) for r in results if r.detail])
+    title = "Rollback" if rollback else "Deploy"
+    title += " succeeded" if all(r.outcome is Outcome.SUCCEEDED for r in results) else " did not succeed everywhere"
+    return render(title, [table, *([details] if details.rows else [])], [r.as_dict() for r in results], fmt)
 
 
 def check_outcomes(results: list[DeployResult], text: str) -> str:

@@ -1,7 +1,5 @@
 """`dagger call test`: each service's own test suite, run by its Dockerfile's `test` stage on the engine."""
 
-from __future__ import annotations
-
 import asyncio
 from typing import Annotated
 

@@ -6,6 +6,7 @@ not running and puts the client environment in place, so `dagger.connection()` r
 
 from __future__ import annotations
 
+import functools
 import os
 import shlex
 import subprocess
@@ -17,12 +18,13 @@ ENGINE_SCRIPT = ROOT / "scripts" / "engine"
 
 def start() -> dict[str, str]:
     """Start (or reuse) the engine and the registry; return and apply the client environment."""
-    out = subprocess.run([str(ENGINE_SCRIPT), "start"], check=True, capture_output=True, text=True)
+    out = subprocess.run([str(ENGINE_SCRIPT), "start"], check=True, stdout=subprocess.PIPE, text=True)
     env = parse_exports(out.stdout)
     os.environ.update(env)
     return env
 
 
+@functools.cache
 def client_env() -> dict[str, str]:
     out = subprocess.run([str(ENGINE_SCRIPT), "env"], check=True, capture_output=True, text=True)
     return parse_exports(out.stdout)

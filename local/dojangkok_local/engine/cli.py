@@ -1,0 +1,88 @@
+"""The released `dagger` CLI, run the way users and GitHub Actions run it: a subprocess in the repository root.
+
+Tests, the main job and the benchmarks drive the module only through this: `dagger call …` loads the module
+through the engine's builtin Python SDK runtime, which runs each function in a container that sees nothing but
+its arguments. Emulators are handed over as host services (`--endpoint tcp://127.0.0.1:PORT`), secrets as
+`env:NAME` of the subprocess' environment.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from . import ROOT, client_env
+
+# Secrets the emulators accept; handed to the CLI by name (env:…), as CI hands over its OIDC session.
+EMULATOR_SECRETS = {"DOJANGKOK_EMULATOR_KEY_ID": "emulator", "DOJANGKOK_EMULATOR_SECRET": "emulator"}
+
+
+class DaggerFailed(RuntimeError):
+    """A `dagger` command exited non-zero; the message carries the tail of its output."""
+
+    def __init__(self, argv: Sequence[str], result: subprocess.CompletedProcess):
+        self.result = result
+        tail = "\n".join((result.stderr or "").splitlines()[-40:])
+        super().__init__(f"{' '.join(argv)} exited {result.returncode}\n{tail}")
+
+
+@dataclass(frozen=True)
+class Emulated:
+    """The module configuration that points every cloud call at the local stand-ins."""
+
+    registry: str
+    aws_endpoint: str = ""  # http://127.0.0.1:PORT of the AWS emulator
+    gcp_endpoint: str = ""  # http://127.0.0.1:PORT of the GCP fake
+
+    def arguments(self) -> list[str]:
+        """`with-…` calls to put before the function: registry, AWS and GCP, each declared once."""
+        args = ["with-registry", "--address", self.registry]
+        if self.aws_endpoint:
+            args += ["with-aws", "--access-key-id", "env:DOJANGKOK_EMULATOR_KEY_ID",
+                     "--secret-access-key", "env:DOJANGKOK_EMULATOR_SECRET", "--endpoint", host_service(self.aws_endpoint)]
+        if self.gcp_endpoint:
+            args += ["with-gcp", "--endpoint", host_service(self.gcp_endpoint)]
+        return args
+
+
+def host_service(url: str) -> str:
+    """http://127.0.0.1:PORT as the CLI's host-service argument, tcp://127.0.0.1:PORT."""
+    return "tcp://" + url.split("://", 1)[-1].rstrip("/")
+
+
+def environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    return {**os.environ, **client_env(), **EMULATOR_SECRETS, **(extra or {})}
+
+
+def dagger(
+    *args: str,
+    check: bool = True,
+    env: Mapping[str, str] | None = None,
+    stream: bool = False,
+    timeout: float | None = None,
+) -> subprocess.CompletedProcess:
+    """Run `dagger --progress plain ARGS` in the repository root; stdout is the function's result.
+
+    ``stream`` passes the CLI's progress (stderr) through, for long runs a person watches.
+    """
+    argv = ["dagger", "--progress", "plain", *args]
+    result = subprocess.run(
+        argv,
+        cwd=ROOT,
+        env=environment(env),
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=sys.stderr if stream else subprocess.PIPE,
+        timeout=timeout,
+    )
+    if check and result.returncode != 0:
+        raise DaggerFailed(argv, result)
+    return result
+
+
+def call(*args: str, **kwargs) -> str:
+    """`dagger call ARGS`: the result printed on stdout."""
+    return dagger("call", *args, **kwargs).stdout

@@ -1,32 +1,29 @@
-"""Parity between the documented/automated `dagger call …` lines and the module's real functions.
+"""Parity between the documented and automated `dagger call …` lines and the module the real CLI loads.
 
-GitHub Actions and the README both spell out `dagger call` commands by hand. This module finds every
-one of them (in workflow `run:` scripts, in dagger/dagger-for-github `call:`/`args:` inputs, and in
-README code blocks) and checks function names and `--flags` against the signatures the Python SDK
-registers for the module's main object, so a renamed function or argument breaks a unit test instead
-of a production deploy.
+GitHub Actions, the README and docs/ spell out `dagger call` commands by hand. This module finds every one of them
+(workflow `run:` scripts, dagger/dagger-for-github `call:`/`args:` inputs, Markdown code blocks) and runs each
+through the released `dagger` CLI with `--help` appended: the CLI loads the module, walks the chain of functions
+and parses every flag, so an unknown function, an unknown flag or a bad enum value fails here, not in a deploy.
+Shell variables are replaced by sample values first (`$VERSION` -> v1.0.2); an unknown one is a problem too.
 
-    python -m dojangkok_local.parity                 # workflows, README, docs/ against dojangkok.main.Dojangkok
+    python -m dojangkok_local.parity                 # workflows, README and docs/ of the repository
     python -m dojangkok_local.parity FILE...         # only these files
-
-Signatures come from the SDK's own registry (`cls.__dagger_object_type__`, filled by
-`@dagger.object_type` / `@dagger.function`), not from a second hand-written list, and names are
-converted the way the CLI does it (GraphQL lowerCamel, then kebab-case).
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
-import enum
 import re
 import shlex
 import sys
-import types
-import typing
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import yaml
+
+from . import ROOT
+from .engine.cli import dagger
 
 DAGGER_ACTION = "dagger/dagger-for-github"
 
@@ -80,114 +77,6 @@ SHELL_OPERATORS = {"|", "||", "&", "&&", ";", ";;", ">", ">>", "<", "<<", "<<<",
 
 # `${{ … }}` in a workflow is substituted by GitHub before any shell sees it; keep it one word.
 GHA_EXPRESSION = re.compile(r"\$\{\{.*?\}\}")
-
-
-# --------------------------------------------------------------------------- names
-
-
-def cli_name(name: str) -> str:
-    """The CLI spelling of an API name: `aws_region` / `awsRegion` → `aws-region`.
-
-    The engine turns Python's snake_case into GraphQL lowerCamel and the CLI turns that into kebab-case;
-    the CLI also normalises every flag a user types the same way, so `--awsRegion` works too.
-    """
-    words = re.sub(r"([a-z0-9])([A-Z])", r"\1-\2", name.strip("_"))
-    words = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1-\2", words)
-    return re.sub(r"[-_\s]+", "-", words).lower()
-
-
-# --------------------------------------------------------------------------- signatures
-
-
-@dataclasses.dataclass(frozen=True)
-class Argument:
-    name: str  # CLI spelling, without the leading `--`
-    takes_value: bool  # False for booleans: `--dry-run`, not `--dry-run true`
-    required: bool
-    choices: tuple[str, ...] = ()  # an enum's members (names and values); empty = any value
-
-
-@dataclasses.dataclass
-class Function:
-    name: str  # CLI spelling
-    arguments: dict[str, Argument]
-    returns: ObjectSignature | None  # None: a core type or a scalar, whose API we do not check
-
-
-@dataclasses.dataclass
-class ObjectSignature:
-    name: str
-    constructor: dict[str, Argument]
-    functions: dict[str, Function] = dataclasses.field(default_factory=dict)
-
-
-def object_signature(cls: type) -> ObjectSignature:
-    """Read what `@dagger.object_type` registered for `cls` (and the objects its functions return)."""
-    return _object_signature(cls, {})
-
-
-def _object_signature(cls: type, seen: dict[type, ObjectSignature]) -> ObjectSignature:
-    if cls in seen:
-        return seen[cls]
-    registered = getattr(cls, "__dagger_object_type__", None)
-    if registered is None:
-        msg = f"{cls.__qualname__} is not a @dagger.object_type class, so it has no functions to check against"
-        raise TypeError(msg)
-    constructor = registered.functions.get("")
-    if constructor is None:
-        from dagger.mod._resolver import Constructor  # what the SDK builds when it registers the module
-
-        constructor = Constructor(registered.cls)
-    signature = ObjectSignature(name=cls.__name__, constructor=_arguments(constructor))
-    seen[cls] = signature
-    for api_name, fn in registered.functions.items():
-        if api_name == "":
-            continue
-        signature.functions[cli_name(api_name)] = Function(
-            name=cli_name(api_name),
-            arguments=_arguments(fn),
-            returns=_returned_object(fn.return_type, seen),
-        )
-    return signature
-
-
-def _arguments(fn: typing.Any) -> dict[str, Argument]:
-    arguments = {}
-    for parameter in fn.parameters.values():
-        has_default = parameter.signature.default is not parameter.signature.empty
-        argument = Argument(
-            name=cli_name(parameter.name),
-            takes_value=_unwrap_optional(parameter.resolved_type) is not bool,
-            choices=_choices(parameter.resolved_type),
-            # DefaultPath / DefaultAddress make an argument optional for the CLI though Python has no default.
-            required=not (has_default or parameter.is_nullable or parameter.default_path or parameter.default_address),
-        )
-        arguments[argument.name] = argument
-    return arguments
-
-
-def _choices(annotation: typing.Any) -> tuple[str, ...]:
-    annotation = _unwrap_optional(annotation)
-    if typing.get_origin(annotation) is list and len(typing.get_args(annotation)) == 1:
-        annotation = typing.get_args(annotation)[0]
-    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
-        return tuple(dict.fromkeys([m.name for m in annotation] + [str(m.value) for m in annotation]))
-    return ()
-
-
-def _unwrap_optional(annotation: typing.Any) -> typing.Any:
-    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
-        rest = [a for a in typing.get_args(annotation) if a is not type(None)]
-        if len(rest) == 1:
-            return rest[0]
-    return annotation
-
-
-def _returned_object(annotation: typing.Any, seen: dict[type, ObjectSignature]) -> ObjectSignature | None:
-    annotation = _unwrap_optional(annotation)
-    if isinstance(annotation, type) and hasattr(annotation, "__dagger_object_type__"):
-        return _object_signature(annotation, seen)
-    return None
 
 
 # --------------------------------------------------------------------------- finding calls
@@ -369,6 +258,18 @@ def calls_in(paths: Iterable[Path], root: Path | None = None) -> list[Call]:
 
 # --------------------------------------------------------------------------- checking
 
+# What the workflows' and docs' variables stand for when a line is checked (the CLI validates enums and flags).
+SAMPLES = {
+    "BRANCH": "main",
+    "VERSION": "v1.0.2",
+    "COMMIT": "a1b2c3d4e5f60718293a4b5c6d7e8f9012345678",
+    "TARGET_ENV": "prd",
+    "GOOGLE_APPLICATION_CREDENTIALS": "/dev/null",
+    "GITHUB_STEP_SUMMARY": "/dev/null",
+    "(git rev-parse HEAD)": "a1b2c3d4e5f60718293a4b5c6d7e8f9012345678",
+}
+VARIABLE = re.compile(r"\$(\([^)]*\)|\{[A-Za-z_][A-Za-z0-9_]*\}|[A-Za-z_][A-Za-z0-9_]*)")
+
 
 @dataclasses.dataclass(frozen=True)
 class Problem:
@@ -379,108 +280,39 @@ class Problem:
         return f"{self.call.where()}: {self.message}\n    {self.call.text}"
 
 
-def check_call(call: Call, module: ObjectSignature) -> list[Problem]:
-    """Function names and flags of one call against the module; empty when they all exist."""
-    problems: list[Problem] = []
-    argv = [word.strip("[]") for word in call.argv]  # usage notation in docs: [--service S]
-    argv = [word for word in argv if word and word not in ("...", "…")]
-    if any(word in ("-h", "--help") for word in argv):
-        return []
+def concrete(call: Call) -> list[str]:
+    """The call's words with every shell variable replaced by its sample; KeyError names an unknown one."""
 
-    obj: ObjectSignature | None = module
-    where = f"the {module.name} constructor"
-    arguments = module.constructor
-    given: set[str] = set()
-    function: Function | None = None
-    index = 0
+    def sample(match: re.Match) -> str:
+        name = match.group(1).strip("{}")
+        if name not in SAMPLES:
+            raise KeyError(match.group(0))
+        return SAMPLES[name]
 
-    def missing_required() -> None:
-        for argument in arguments.values():
-            if argument.required and argument.name not in given:
-                problems.append(Problem(call, f"{where} needs --{argument.name}, which is not given"))
-
-    while index < len(argv):
-        word = argv[index]
-        if word.startswith("-") and word != "-":
-            flag, has_inline_value = word.split("=", 1)[0], "=" in word
-            name = cli_name(flag.lstrip("-")) if flag.startswith("--") else None
-            argument = arguments.get(name) if name else None
-            if argument is not None:
-                given.add(argument.name)
-                index += 1
-                value = word.split("=", 1)[1] if has_inline_value else None
-                if argument.takes_value and not has_inline_value:
-                    value = argv[index] if index < len(argv) else None
-                    index = _skip_value(argv, index)
-                if argument.choices and value is not None:
-                    problems.extend(Problem(call, m) for m in _bad_choices(where, argument, value))
-                continue
-            if flag in DAGGER_CLI_FLAGS:
-                index += 1
-                if DAGGER_CLI_FLAGS[flag] and not has_inline_value:
-                    index = _skip_value(argv, index)
-                continue
-            known = ", ".join(f"--{a}" for a in sorted(arguments)) or "none"
-            problems.append(Problem(call, f"{where} has no argument {flag} (it takes: {known})"))
-            index += 1
-            # Unknown, so its arity is unknown: take the next word as its value unless it names a function.
-            following = function.returns if function is not None else obj
-            next_functions = following.functions if following is not None else {}
-            if not has_inline_value and index < len(argv) and not argv[index].startswith("-"):
-                if argv[index] not in next_functions:
-                    index = _skip_value(argv, index)
-            continue
-
-        # A word that is not a flag value: the next function in the chain.
-        missing_required()
-        if function is not None:
-            obj = function.returns
-        if obj is None:
-            return problems  # chained onto a core type (Container, Directory…): the SDK's API, not ours
-        function = obj.functions.get(word)
-        if function is None:
-            known = ", ".join(sorted(obj.functions)) or "none"
-            problems.append(Problem(call, f"{obj.name} has no function {word!r} (it has: {known})"))
-            return problems
-        where, arguments, given = f"function {word!r}", function.arguments, set()
-        index += 1
-
-    if function is None:
-        problems.append(Problem(call, "names no function: `dagger call` needs one, e.g. `dagger call plan --env dev`"))
-        return problems
-    missing_required()
-    return problems
+    return [VARIABLE.sub(sample, word) for word in call.argv]
 
 
-def _bad_choices(where: str, argument: Argument, value: str) -> list[str]:
-    """A literal value of an enum argument must be one of its members; `dev|prd` in docs means either."""
-    if any(marker in value for marker in ("$", "<", "GITHUB_EXPRESSION", "{", "*")):
-        return []  # filled in at run time: not ours to judge
-    allowed = ", ".join(argument.choices)
-    return [
-        f"{where} --{argument.name} has no value {choice!r} (it takes: {allowed})"
-        for choice in re.split(r"[|,]", value)
-        if choice and choice not in argument.choices
-    ]
+def check_call(call: Call) -> Problem | None:
+    """Run the call through the real CLI with --help; a Problem with the CLI's error when it refuses it."""
+    try:
+        argv = concrete(call)
+    except KeyError as unknown:
+        return Problem(call, f"no sample value for {unknown.args[0]}: add it to parity.SAMPLES")
+    if "GITHUB_EXPRESSION" in argv:
+        return Problem(call, "a ${{ }} expression in a dagger call: pass it through env: instead")
+    result = dagger("call", *argv, "--help", check=False)
+    if result.returncode == 0:
+        return None
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    return Problem(call, (errors[-1] if errors else result.stderr.strip().splitlines()[-1]).split(" [traceparent")[0])
 
 
-def _skip_value(argv: list[str], index: int) -> int:
-    """Index after a flag's value; an unquoted `$(…)` may span several tokens."""
-    if index >= len(argv):
-        return index
-    depth = argv[index].count("$(") - argv[index].count(")")
-    index += 1
-    while depth > 0 and index < len(argv):
-        depth += argv[index].count("(") - argv[index].count(")")
-        index += 1
-    return index
+def check(calls: Iterable[Call], workers: int = 4) -> list[Problem]:
+    with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+        return [problem for problem in pool.map(check_call, calls) if problem is not None]
 
 
-def check(calls: Iterable[Call], module: ObjectSignature) -> list[Problem]:
-    return [problem for call in calls for problem in check_call(call, module)]
-
-
-def default_sources(root: Path) -> list[Path]:
+def default_sources(root: Path = ROOT) -> list[Path]:
     """The workflows, the README and the docs: everywhere a user or a runner copies a command from."""
     workflows = sorted((root / ".github" / "workflows").glob("*.y*ml"))
     readme = root / "README.md"
@@ -489,12 +321,9 @@ def default_sources(root: Path) -> list[Path]:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    root = Path(__file__).resolve().parents[2]
-    paths = [Path(a).resolve() for a in argv] or default_sources(root)
-    from dojangkok.main import Dojangkok  # the module as the engine loads it
-
-    calls = calls_in(paths, root)
-    problems = check(calls, object_signature(Dojangkok))
+    paths = [Path(a).resolve() for a in argv] or default_sources()
+    calls = calls_in(paths, ROOT)
+    problems = check(calls)
     for problem in problems:
         print(problem)
     print(f"parity: {len(calls)} dagger call line(s) in {len(paths)} file(s), {len(problems)} problem(s)")

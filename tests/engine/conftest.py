@@ -1,20 +1,39 @@
-"""Engine-tier fixtures: the local Dagger engine and registry (scripts/engine), one session for all tests."""
+"""Engine-tier fixtures: the released engine and CLI (scripts/engine), the stand-in bases, emulated clouds.
+
+The module is driven only through the real `dagger` CLI (dojangkok_local.engine.cli). A host-side Dagger session
+(the same engine, through the CLI's `dagger session`) inspects what the CLI produced, as a deploy target would.
+"""
 
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 
 import dagger
 import pytest
-from dojangkok_local import bases, call, engine
+from dojangkok_local import ROOT, engine
+from dojangkok_local.aws import aws_emulator
+from dojangkok_local.aws_infra import provision
+from dojangkok_local.gcp import running as gcp_fake
+from dojangkok_local.gcp_seed import seed_environment
 from dojangkok_local.registry import RegistryApi
+
+FULL = os.environ.get("DOJANGKOK_FULL_MULTIARCH") == "1"
 
 
 @pytest.fixture(scope="session")
 def engine_env() -> dict[str, str]:
     """Starts (or reuses) the engine and the registry; the client environment is applied to this process."""
     return engine.start()
+
+
+@pytest.fixture(scope="session")
+def stand_ins(engine_env) -> None:
+    """Stand-in bases under their production names: the engine's platform, and arm64 for the smallest image
+    (every platform with DOJANGKOK_FULL_MULTIARCH=1)."""
+    subprocess.run([sys.executable, "-m", "dojangkok_local.bases", *([] if FULL else ["--ci"])],
+                   cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
 
 
 @pytest.fixture(scope="session")
@@ -29,27 +48,18 @@ def registry(engine_env) -> str:
 
 
 @pytest.fixture(scope="session")
-async def stand_in_bases(dagger_session) -> dict[str, str]:
-    """Production base ARG -> local stand-in reference, built for the engine's own platform and arm64."""
-    full = os.environ.get("DOJANGKOK_FULL_MULTIARCH") == "1"
-    await bases.publish(["linux/amd64", "linux/arm64"], bases.NEEDED if full else bases.CI)
-    return bases.build_args()
-
-
-@pytest.fixture(scope="session")
 def registry_api(registry) -> RegistryApi:
     return RegistryApi(registry)
 
 
-@pytest.fixture(scope="session")
-def pipeline(dagger_session):
-    """The module's main object over this checkout, as `dagger call` would create it."""
-    from dojangkok.main import Dojangkok
-
-    return Dojangkok(source=call.source_directory())
-
-
-@pytest.fixture(scope="session")
-def base(stand_in_bases) -> list[str]:
-    """--base overrides that swap every production base image for its local stand-in."""
-    return [f"{arg}={ref}" for arg, ref in stand_in_bases.items()]
+@pytest.fixture
+def clouds(engine_env):
+    """moto + our CodeDeploy front and the GCP fake, provisioned as deploy/environments.toml's dev names them."""
+    with aws_emulator(step_seconds=0.05, minute_seconds=0.05) as aws, gcp_fake() as gcp:
+        aws.reset()  # moto keeps its state per process: start every test from empty clouds
+        provision(aws.endpoint, env="dev")
+        seed_environment(gcp.endpoint, "dev")
+        gcp.settle()
+        aws.reset_calls()
+        gcp.reset_calls()
+        yield aws, gcp

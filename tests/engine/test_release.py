@@ -1,103 +1,77 @@
-"""deploy and rollback through the module, end to end: engine build, local registry, emulated AWS and GCP.
+"""deploy and rollback through the real CLI, end to end: engine build, local registry, emulated AWS and GCP.
 
-The same path as production; only the registry (local) and the cloud endpoints (moto + our CodeDeploy front,
-the GCP fake) differ.
+The same path as production; only the registry (local) and the cloud endpoints (moto + our CodeDeploy front, the
+GCP fake, handed over as host services) differ.
 """
 
 from __future__ import annotations
 
 import json
+import re
+import shutil
 
 import pytest
-from dagger import dag
-from dojangkok.credentials import CredentialsError
-from dojangkok.environments import Environment, load
-from dojangkok.main import Dojangkok
-from dojangkok.plan import OutputFormat
-from dojangkok.release import ReleaseFailed
-from dojangkok_local import engine
-from dojangkok_local.aws import EmulatorControl, aws_emulator
-from dojangkok_local.aws_infra import provision
-from dojangkok_local.gcp import running as gcp_fake
-from dojangkok_local.gcp_seed import seed_environment
-from engine_support import source_copy
+from dojangkok_local import ROOT, settings
+from dojangkok_local.aws import EmulatorControl
+from dojangkok_local.engine.cli import Emulated, dagger
 
 pytestmark = pytest.mark.engine
 
-SERVICES = ["frontend", "ai-server"]  # one per cloud keeps the tier fast; the drivers' own tiers cover the rest
+SERVICES = "frontend,ai-server"  # one per cloud keeps the tier fast; the drivers' own tiers cover the rest
+# The emulators finish in seconds; poll as often as the setting allows (same code path as production).
+FAST = ["--override", "DOJANGKOK_DEV_TIMEOUTS_POLL_SECONDS=1"]
 
 
-@pytest.fixture
-def clouds():
-    with aws_emulator(step_seconds=0.05, minute_seconds=0.05) as aws, gcp_fake() as gcp:
-        aws.reset()  # moto keeps its state per process: start every test from empty clouds
-        provision(aws.endpoint, env="dev")
-        seed_environment(gcp.endpoint, "dev")
-        gcp.settle()
-        aws.reset_calls()
-        gcp.reset_calls()
-        yield aws, gcp
-
-
-def arguments(aws, gcp, **extra) -> dict:
-    return {
-        "env": Environment.dev,
-        "service": SERVICES,
-        "aws_access_key_id": dag.set_secret("emulator-id", "emulator"),
-        "aws_secret_access_key": dag.set_secret("emulator-key", "emulator"),
-        "aws_endpoint_url": aws.endpoint,
-        "gcp_endpoint": gcp.endpoint,
-        # The emulators finish in seconds; poll as often as the setting allows (same code path as production).
-        "override": ["DOJANGKOK_DEV_TIMEOUTS_POLL_SECONDS=1"],
-        **extra,
-    }
-
-
-def deploy_args(aws, gcp, base, **extra) -> dict:
-    defaults = {"branch": "main", "platform": ["linux/amd64"], "base": base, "registry": engine.registry()}
-    return arguments(aws, gcp, **{**defaults, **extra})
-
-
-async def test_deploy_rolls_out_both_clouds_by_digest(pipeline, base, clouds, registry_api):
+def release(clouds, registry, *function: str, source=(), check: bool = True, fmt: str = "json"):
     aws, gcp = clouds
-    report = await pipeline.deploy(**deploy_args(aws, gcp, base, format=OutputFormat.json))
-    results = {r["service"]: r for r in json.loads(report)}
-    assert set(results) == set(SERVICES)
+    local = Emulated(registry, aws.endpoint, gcp.endpoint).arguments()
+    return dagger("call", *source, *FAST, *local, *function, "--service", SERVICES, "--format", fmt, check=check)
+
+
+def deploy(clouds, registry, branch: str = "main", **kwargs):
+    return release(clouds, registry, "deploy", "--env", "dev", "--branch", branch, "--platform", "linux/amd64",
+                   **kwargs)
+
+
+def test_deploy_rolls_out_both_clouds_by_digest(stand_ins, clouds, registry, registry_api):
+    aws, _ = clouds
+    results = {r["service"]: r for r in json.loads(deploy(clouds, registry).stdout)}
+    assert set(results) == set(SERVICES.split(","))
     for name, result in results.items():
         assert result["outcome"] == "succeeded", result
         repository, _, digest = result["image"].partition("@")
-        assert repository == f"{engine.registry()}/dojangkok/{name}"
+        assert repository == f"{registry}/dojangkok/{name}"
         assert registry_api.manifest(f"dojangkok/{name}", "latest")[0] == digest
     assert "blue-green" in results["frontend"]["strategy"]
     assert "rolling" in results["ai-server"]["strategy"]
-    operations = {c.get("operation") for c in aws.calls()}
-    assert "CreateDeployment" in operations
+    assert "CreateDeployment" in {c.get("operation") for c in aws.calls()}
 
 
-async def test_unhealthy_green_rolls_back_and_the_run_fails(pipeline, base, clouds):
-    aws, gcp = clouds
-    settings = load("dev").aws
+def test_an_unhealthy_green_rolls_back_and_the_run_fails(stand_ins, clouds, registry):
+    aws, _ = clouds
+    dev = settings("dev").aws
     EmulatorControl(aws.endpoint).set_green_health(
-        settings.codedeploy_application, settings.groups["frontend"].deployment_group, "unhealthy"
+        dev.codedeploy_application, dev.groups["frontend"].deployment_group, "unhealthy"
     )
-    with pytest.raises(ReleaseFailed) as failed:
-        await pipeline.deploy(**deploy_args(aws, gcp, base))
-    summary = str(failed.value)
-    assert "frontend" in summary and "rolled-back" in summary
-    assert "ai-server" in summary and "succeeded" in summary
+    failed = deploy(clouds, registry, check=False, fmt="text")
+    assert failed.returncode != 0 and failed.stdout.strip() == ""
+    # The summary is the error: each service with its outcome, the broken one rolled back with traffic on blue.
+    assert "Deploy did not succeed everywhere" in failed.stderr
+    assert re.search(r"frontend\s+codedeploy-blue-green\s+rolled-back", failed.stderr)
+    assert re.search(r"ai-server\s+\S+\s+succeeded", failed.stderr)
 
 
-async def test_rollback_returns_to_the_previous_release(pipeline, base, clouds, tmp_path):
-    aws, gcp = clouds
-    first = json.loads(await pipeline.deploy(**deploy_args(aws, gcp, base, format=OutputFormat.json)))
+def test_rollback_returns_to_the_previous_release(stand_ins, clouds, registry, tmp_path):
+    first = json.loads(deploy(clouds, registry).stdout)
     # A second release with changed sources, so both clouds have something to go back from.
-    copy = source_copy(tmp_path, *SERVICES)
+    copy = tmp_path / "repo"
+    for part in ("services/frontend", "services/ai-server", "dockerfiles", "deploy"):
+        shutil.copytree(ROOT / part, copy / part, ignore=shutil.ignore_patterns("node_modules", ".next", "__pycache__"))
     for path in (copy / "services/frontend/app/page.jsx", copy / "services/ai-server/main.py"):
         path.write_text(path.read_text() + ("\n// release 2\n" if path.suffix == ".jsx" else "\n# release 2\n"))
-    second = Dojangkok(source=dag.host().directory(str(copy)))
-    await second.deploy(**deploy_args(aws, gcp, base, branch="release-2"))
+    deploy(clouds, registry, branch="release-2", source=("--source", str(copy)))
 
-    report = json.loads(await pipeline.rollback(**arguments(aws, gcp, format=OutputFormat.json)))
+    report = json.loads(release(clouds, registry, "rollback", "--env", "dev").stdout)
     assert {r["outcome"] for r in report} == {"succeeded"}
     first_images = {r["service"]: r["image"] for r in first}
     for result in report:
@@ -105,12 +79,11 @@ async def test_rollback_returns_to_the_previous_release(pipeline, base, clouds, 
         assert first_images[result["service"]].split("@")[1][7:19] in json.dumps(result), result
 
 
-async def test_missing_credentials_fail_before_any_build_push_or_cloud_call(pipeline, base, clouds, registry_api):
+def test_missing_credentials_fail_before_any_build_push_or_cloud_call(engine_env, clouds, registry, registry_api):
     aws, gcp = clouds
     before = registry_api.catalog()
-    args = deploy_args(aws, gcp, base)
-    del args["aws_access_key_id"], args["aws_secret_access_key"]
-    with pytest.raises(CredentialsError, match="--aws-access-key-id"):
-        await pipeline.deploy(**args)
+    result = dagger("call", "with-registry", "--address", registry, "deploy", "--env", "dev", "--branch", "main",
+                    check=False)
+    assert result.returncode != 0 and "deploying to AWS needs credentials: call with-aws" in result.stderr
     assert aws.calls() == [] and gcp.calls() == []
     assert registry_api.catalog() == before

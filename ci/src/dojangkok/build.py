@@ -91,13 +91,17 @@ class Build:
                 return image.container
         raise ValueError(f"{service} was not built for {platform or 'any platform'} in this run")
 
-    @function
     async def sync(self) -> "Build":
-        """Build every image now (all services and platforms at once); fails on the first broken build."""
+        """Build every image now, all services and platforms at once; raises the first broken build's error."""
         async with asyncio.TaskGroup() as tg:
             for image in self.images:
                 tg.create_task(image.container.sync())
         return self
+
+    @function
+    def summary(self) -> str:
+        """What was built: one line per service and platform."""
+        return "".join(f"{i.service:10} {i.platform}  built\n" for i in self.images)
 
     @function
     def export(self) -> dagger.Directory:
@@ -139,7 +143,7 @@ class Build:
         self.access.check_push({s.registry for s in services})
         settings = load(which, text=await self.settings_file.contents(), environ=parse_overrides(which, self.override))
         progress(f"building {len(self.images)} images: " + ", ".join(f"{i.service} {i.platform}" for i in self.images))
-        await self.sync()
+        await self.sync()  # built already by `build`: cache hits
         kinds = {s.registry for s in services}
         logins = {kind: await self.access.registry_login(kind, settings.aws.region) for kind in kinds}
 

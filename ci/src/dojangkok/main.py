@@ -164,7 +164,14 @@ class Dojangkok:
 
     @function
     async def build(self, service: ServiceArg = None, platform: PlatformArg = None) -> Build:
-        """Build every service's image for its platforms (arm64 web tier and AI server, amd64 vLLM), all at once."""
+        """Build every service's image for its platforms (arm64 web tier and AI server, amd64 vLLM), all at once.
+
+        The images are built when this returns; chain `summary`, `container`, `export` or `publish` onto it.
+        """
+        return await (await self.defined_build(service, platform)).sync()
+
+    async def defined_build(self, service: list[str] | None, platform: list[str] | None) -> Build:
+        """The build of the chosen services, defined but not run: bad input is refused before any build step."""
         chosen = catalogue.select(service_names(service) or None)
         plans = [(svc, p) for svc in chosen for p in images.platforms_for(svc, platform)]
         bases = images.parse_bases(self.base, await self.known_bases())
@@ -211,7 +218,7 @@ class Dojangkok:
         check_inputs(
             env, branch=branch, version=version, commit=commit, services=service, registry_override=self.registry
         )
-        built = await self.build(service, platform)  # refuses a bad --base before building
+        built = await self.defined_build(service, platform)  # refuses a bad --base before building
         _, results = await built.publish_all(env, branch, version, commit, dry_run)
         return publish_report(results, format, dry_run)
 
@@ -231,7 +238,7 @@ class Dojangkok:
             env, branch=branch, version=version, commit=commit, services=service, registry_override=self.registry
         )
         self.access.check_deploy(chosen)  # before anything is built or pushed
-        built = await self.build(service, platform)
+        built = await self.defined_build(service, platform)
         settings, published = await built.publish_all(env, branch, version, commit)
         by_name = {p.service: p.pinned for p in published}
         return await self._roll_out(settings, [(s, by_name[s.name]) for s in chosen], False, format)

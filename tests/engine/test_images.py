@@ -1,0 +1,179 @@
+"""build, test and publish through the real CLI, with stand-in bases and local registries.
+
+CI builds every image for the engine's own platform and proves arm64 on the smallest image (ai-server);
+`DOJANGKOK_FULL_MULTIARCH=1` builds every catalogue platform (what scripts/pipeline does).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+from pathlib import Path
+
+import boto3
+import pytest
+from dagger import dag
+from dojangkok import catalogue
+from dojangkok_local import ROOT
+from dojangkok_local.aws import aws_emulator
+from dojangkok_local.engine.cli import call, host_service
+from dojangkok_local.engine.cli import dagger as run_dagger
+from dojangkok_local.registry import AuthRegistry, RefusingProxy
+
+pytestmark = pytest.mark.engine
+
+FULL = os.environ.get("DOJANGKOK_FULL_MULTIARCH") == "1"
+HOST = "linux/amd64"
+PLATFORMS = [] if FULL else ["--platform", HOST]
+# What each service needs to answer its health check when run alone.
+RUN_ENV = {"frontend": {"BACKEND_URL": "http://127.0.0.1:9"}}
+
+
+def source_copy(tmp_path: Path, *services: str) -> Path:
+    """A copy of the pipeline's inputs with these services, to change without touching the checkout."""
+    copy = tmp_path / "repo"
+    for service in services:
+        ignore = shutil.ignore_patterns("__pycache__", ".pytest_cache", "node_modules", ".next", "target")
+        shutil.copytree(ROOT / "services" / service, copy / "services" / service, ignore=ignore)
+    for part in ("dockerfiles", "deploy"):
+        shutil.copytree(ROOT / part, copy / part)
+    shutil.copy(ROOT / "dagger.json", copy)
+    return copy
+
+
+async def health(image: str, svc: catalogue.Service) -> str:
+    """GET the service's health endpoint from a sidecar, as a load balancer would."""
+    container = dag.container().from_(image)
+    for key, value in RUN_ENV.get(svc.name, {}).items():
+        container = container.with_env_variable(key, value)
+    service = container.with_exposed_port(svc.port).as_service(use_entrypoint=True)
+    probe = (
+        dag.container()
+        .from_("python:3.11-slim")  # the stand-in, through the registry mirror: any image with python3 can probe
+        .with_service_binding("app", service)
+        .with_exec([
+            "python3", "-c",
+            "import sys, time, urllib.request\n"
+            "for _ in range(90):\n"
+            "    try:\n"
+            f"        url = 'http://app:{svc.port}{svc.health_path}'\n"
+            "        print(urllib.request.urlopen(url, timeout=5).read().decode())\n"
+            "        sys.exit(0)\n"
+            "    except Exception:\n"
+            "        time.sleep(2)\n"
+            "sys.exit('no answer')\n",
+        ])
+    )
+    return await probe.stdout()
+
+
+async def test_published_images_answer_their_health_checks(stand_ins, registry, registry_api, dagger_session):
+    report = json.loads(call("with-registry", "--address", registry, "build", *PLATFORMS,
+                             "publish", "--env", "dev", "--branch", "ci/health", "--format", "json"))
+    published = {r["service"]: r for r in report}
+    assert set(published) == {s.name for s in catalogue.BUILT}
+    assert published["vllm"]["platforms"] == ["linux/amd64"]  # the CUDA image keeps its platform whatever is asked
+    for svc in catalogue.BUILT:
+        row = published[svc.name]
+        repository = f"dojangkok/{svc.name}"
+        assert row["reference"].startswith(f"{registry}/{repository}:dev-ci-health-")
+        assert registry_api.manifest(repository, "latest")[0] == row["digest"]  # latest is the same index
+        if svc.name == "vllm":  # no GPU here: its image is built and its launch checked by its test stage
+            continue
+        answer = await health(f"{registry}/{repository}@{row['digest']}", svc)
+        assert "ok" in answer.lower() or "up" in answer.lower(), (svc.name, answer)
+
+
+def test_the_arm64_image_runs_arm64_code(stand_ins):
+    out = call("build", "--service", "ai-server", "--platform", "linux/arm64",
+               "container", "--service", "ai-server", "--platform", "linux/arm64", "with-exec", "--args", "uname,-m",
+               "stdout")
+    assert out.strip() == "aarch64"
+
+
+def test_every_service_passes_its_tests_inside_a_container(stand_ins, tmp_path):
+    assert call("test", "summary").split() == [w for s in catalogue.BUILT for w in (s.name, "passed")]
+    call("test", "--service", "ai-server", "reports", "export", "--path", str(tmp_path / "reports"))
+    junit = (tmp_path / "reports" / "ai-server" / "ai-server.xml").read_text()
+    assert "<testsuite" in junit and 'failures="0"' in junit
+
+
+def test_a_broken_test_fails_and_names_its_service(stand_ins, tmp_path):
+    copy = source_copy(tmp_path, "ai-server")
+    (copy / "services" / "ai-server" / "tests" / "test_deliberately_broken.py").write_text(
+        "def test_contract_risk_is_scored():\n    assert 1 + 1 == 3, 'deliberately broken'\n"
+    )
+    result = run_dagger("call", "--source", str(copy), "test", "--service", "ai-server", check=False)
+    assert result.returncode != 0
+    assert "ai-server: tests failed" in result.stderr
+    assert "test_deliberately_broken" in result.stderr and "deliberately broken" in result.stderr
+
+
+def ecr_password(endpoint: str) -> str:
+    client = boto3.client("ecr", region_name="ap-northeast-2", endpoint_url=endpoint,
+                          aws_access_key_id="ci", aws_secret_access_key="ci")  # noqa: S106
+    token = client.get_authorization_token()["authorizationData"][0]["authorizationToken"]
+    return base64.b64decode(token).decode().partition(":")[2]
+
+
+def test_publish_logs_in_with_ecr_credentials(stand_ins):
+    with aws_emulator() as moto:
+        password = ecr_password(moto.endpoint)
+        with AuthRegistry(user="AWS", password=password) as registry:
+            result = run_dagger(
+                "call", "with-aws", "--access-key-id", "env:DOJANGKOK_EMULATOR_KEY_ID",
+                "--secret-access-key", "env:DOJANGKOK_EMULATOR_SECRET", "--endpoint", host_service(moto.endpoint),
+                "with-registry", "--address", registry.address,
+                "publish", "--env", "dev", "--branch", "feat/login", "--service", "ai-server,frontend", *PLATFORMS,
+                "--format", "json",
+            )
+            api = registry.api()
+            for name in ("ai-server", "frontend"):
+                tags = api.tags(f"dojangkok/{name}")
+                unique = next(t for t in tags if t.startswith("dev-feat-login-"))
+                assert sorted(tags) == sorted([unique, "latest"])
+                assert api.manifest(f"dojangkok/{name}", unique)[0] in result.stdout
+            assert registry.refused_anonymous()  # the registry really demanded the password
+    assert password not in result.stdout + result.stderr
+
+
+def test_a_refused_push_leaves_latest_where_it_was(stand_ins, registry, tmp_path):
+    repository = "dojangkok/vllm"
+    with RefusingProxy(registry) as proxy:
+        def publish(*source: str, branch: str):
+            return run_dagger("call", *source, "with-registry", "--address", proxy.address, "publish",
+                              "--env", "dev", "--branch", branch, "--service", "vllm", "--format", "json", check=False)
+
+        first = publish(branch="main")
+        assert first.returncode == 0, first.stderr[-2000:]
+        latest_before = proxy.api().manifest(repository, "latest")[0]
+        assert latest_before in first.stdout
+
+        # The next release changes the image, and the registry refuses its unique tag.
+        copy = source_copy(tmp_path, "vllm")
+        serve = copy / "services" / "vllm" / "serve.json"
+        serve.write_text(serve.read_text() + "\n")
+        proxy.refuse_tags_starting_with("dev-release-")
+        refused = publish("--source", str(copy), branch="release")
+        assert refused.returncode != 0 and "push refused by policy" in refused.stderr
+        assert proxy.api().manifest(repository, "latest")[0] == latest_before
+        assert not [t for t in proxy.api().tags(repository) if t.startswith("dev-release-")]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["publish", "--env", "dev", "--branch", "feat/x", "--service", "payments"], "unknown service 'payments'"),
+        (["publish", "--env", "prd", "--version", "1.0.2", "--commit", "a1b2c3d"], "version"),
+        (["publish", "--env", "prd", "--version", "v1.0.2", "--commit", "a1b2c3d"], "with-aws --access-key-id"),
+        (["--base", "NODEIMAGE=x", "with-registry", "--address", "127.0.0.1:5000",
+          "publish", "--env", "dev", "--branch", "main"], "no Dockerfile takes that base"),
+    ],
+)
+def test_bad_input_fails_before_any_build_or_push(engine_env, registry_api, arguments, message):
+    before = registry_api.catalog()
+    result = run_dagger("call", *arguments, check=False)
+    assert result.returncode != 0 and message in result.stderr
+    assert registry_api.catalog() == before

@@ -84,6 +84,7 @@ def seed_environment(endpoint: str, env: str) -> dict[str, str]:
     """Seed the groups (and pipeline, if configured) that deploy/environments.toml names for `env`."""
     from dojangkok.deploy.cloud_deploy import pipeline_and_target
     from dojangkok.deploy.rolling import gcp_clients
+
     from dojangkok_local import settings
 
     gcp = settings(env).gcp

@@ -62,7 +62,8 @@ def run(platforms: list[str] | None, branch: str) -> None:
         step("dagger call test: every service's tests inside its Dockerfile's test stage")
         print(call("test", "summary", stream=True))
 
-        step(f"dagger call deploy --env dev --branch {branch}: build {', '.join(platforms or ['catalogue platforms'])}, "
+        built = ", ".join(platforms or ["catalogue platforms"])
+        step(f"dagger call deploy --env dev --branch {branch}: build {built}, "
              "publish to the local registry, roll out on both emulated clouds")
         print(call(*FAST_POLLS, *local, "deploy", "--env", "dev", "--branch", branch, *platform_args, stream=True))
     print(f"\npipeline finished in {time.monotonic() - started:.0f}s", file=sys.stderr)

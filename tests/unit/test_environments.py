@@ -11,16 +11,21 @@ from dojangkok.environments import (
     SettingsError,
     UnknownEnvironmentError,
     environment,
-    load,
     parse_overrides,
     setting_variables,
     variable_name,
 )
+from dojangkok_local import settings as harness_settings
 
 pytestmark = pytest.mark.unit
 
 REPO = Path(__file__).resolve().parents[2]
 SETTINGS = REPO / "deploy" / "environments.toml"
+
+
+def load(env, *, text: str | None = None, environ=None):
+    """The module's loader over the repository's file (or ``text``), with only the overrides given."""
+    return environments.load(env, text=SETTINGS.read_text() if text is None else text, environ=environ)
 
 
 @pytest.fixture
@@ -32,11 +37,6 @@ def clean_environ(monkeypatch):
         if name.startswith("DOJANGKOK_"):
             monkeypatch.delenv(name)
     return monkeypatch
-
-
-def test_default_path_is_the_repository_file():
-    assert environments.DEFAULT_PATH == SETTINGS
-    assert SETTINGS.is_file()
 
 
 @pytest.mark.parametrize("env", ["dev", "prd", Environment.dev, Environment.prd])
@@ -123,7 +123,7 @@ def test_overrides_from_the_process_environment(clean_environ):
     clean_environ.setenv("DOJANGKOK_PRD_GCP_DELIVERY_PIPELINE", "dojangkok-ai")
     clean_environ.setenv("DOJANGKOK_PRD_TIMEOUTS_DEPLOY_MINUTES", "12")
     clean_environ.setenv("DOJANGKOK_DEV_AWS_REGION", "eu-west-1")  # another environment's: no effect on prd
-    prd = load("prd")
+    prd = harness_settings("prd")
     assert prd.aws.region == "us-east-1"
     assert prd.aws.account_id == "999988887777"
     assert prd.aws.groups["frontend"].deployment_group == "fe-bg-2"
@@ -131,12 +131,12 @@ def test_overrides_from_the_process_environment(clean_environ):
     assert prd.gcp.groups["ai-server"].instance_group == "ai-mig-2"
     assert prd.gcp.delivery_pipeline == "dojangkok-ai"
     assert prd.timeouts.deploy_minutes == 12
-    assert load("dev").aws.region == "eu-west-1"
+    assert harness_settings("dev").aws.region == "eu-west-1"
 
 
-def test_explicit_environ_replaces_the_process_environment(clean_environ):
-    clean_environ.setenv("DOJANGKOK_DEV_AWS_REGION", "eu-west-1")
-    assert load("dev", environ={}).aws.region == "ap-northeast-2"
+def test_the_module_reads_only_the_overrides_it_is_given(clean_environ):
+    clean_environ.setenv("DOJANGKOK_DEV_AWS_REGION", "eu-west-1")  # a function's container never sees this
+    assert load("dev").aws.region == "ap-northeast-2"
     assert load("dev", environ={"DOJANGKOK_DEV_GCP_ZONE": "asia-northeast3-c"}).gcp.zone == "asia-northeast3-c"
 
 
@@ -227,11 +227,6 @@ def test_wrong_types_and_bad_toml_are_refused():
         load("dev", text=GOOD.replace("deploy_minutes = 30", 'deploy_minutes = "30m"'), environ={})
     with pytest.raises(SettingsError, match="not valid TOML"):
         load("dev", text="[dev.aws\n", environ={})
-
-
-def test_unreadable_file_is_refused(tmp_path):
-    with pytest.raises(SettingsError, match="cannot read the environment settings"):
-        load("dev", path=tmp_path / "missing.toml", environ={})
 
 
 # ------------------------------------------------------------------------------------------ registries

@@ -6,11 +6,10 @@ when they are missing these tests fail and say so, rather than skip: an unlinted
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
 import re
-import shutil
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -113,7 +112,6 @@ def test_the_dagger_action_runs_the_module_engine_version():
             assert f"v{version.removeprefix('v')}" == engine, (
                 f"{path.name} job {job}: dagger-for-github installs {version!r}; dagger.json wants {engine}"
             )
-            assert step["with"].get("verb", "call") == "call"
     assert found >= 4
 
 
@@ -200,22 +198,49 @@ def test_credentials_come_only_from_oidc(path):
         assert not stored, f"{path.name} job {job_name}: {action(step)} given {stored}; use OIDC"
 
 
+def chain(call: str) -> dict[str, dict[str, str]]:
+    """A `dagger call` chain as {function: {flag: value}}, e.g. with-aws, with-gcp, deploy."""
+    functions: dict[str, dict[str, str]] = {}
+    current: dict[str, str] = {}
+    words = shlex.split(" ".join(call.split()), posix=False)
+    index = 0
+    while index < len(words):
+        word = words[index]
+        if word.startswith("--"):
+            flag, _, inline = word.partition("=")
+            if inline or index + 1 == len(words) or words[index + 1].startswith("--"):
+                current[flag] = inline or "true"
+            else:
+                current[flag] = words[index + 1]
+                index += 1
+        else:
+            current = functions.setdefault(word, {})
+        index += 1
+    return functions
+
+
+def dagger_chains(job: dict) -> list[dict[str, dict[str, str]]]:
+    return [chain(step["with"].get("call", "")) for step in job["steps"] if action(step) == DAGGER]
+
+
 def test_the_module_gets_the_oidc_session_as_dagger_secrets():
-    """The credential flags read what the OIDC steps exported, through Dagger's env:/file: secret providers."""
+    """Deploy and rollback declare the OIDC exports once, through Dagger's env:/file: secret providers; plan gets
+    no credentials at all."""
     for name, job in jobs(DEPLOY).items():
         order = [action(step) for step in job["steps"]]
         for index, step in enumerate(job["steps"]):
             if action(step) != DAGGER:
                 continue
-            words = step["with"]["call"].split()
-            if words[0] == "plan":
+            functions = chain(step["with"]["call"])
+            if "plan" in functions:
                 assert not CREDENTIAL_VARIABLES.search(step["with"]["call"]), "plan touches no cloud"
                 continue
-            flags = {flag: value for flag, value in itertools.pairwise(words) if flag.startswith("--")}
-            assert flags["--aws-access-key-id"] == "env:AWS_ACCESS_KEY_ID", name
-            assert flags["--aws-secret-access-key"] == "env:AWS_SECRET_ACCESS_KEY", name
-            assert flags["--aws-session-token"] == "env:AWS_SESSION_TOKEN", name  # a role session, not a user key
-            assert flags["--gcp-credentials"] == '"file:$GOOGLE_APPLICATION_CREDENTIALS"', name
+            aws, gcp = functions["with-aws"], functions["with-gcp"]
+            assert aws["--access-key-id"] == "env:AWS_ACCESS_KEY_ID", name
+            assert aws["--secret-access-key"] == "env:AWS_SECRET_ACCESS_KEY", name
+            assert aws["--session-token"] == "env:AWS_SESSION_TOKEN", name  # a role session, not a user key
+            assert gcp["--credentials"] == '"file:$GOOGLE_APPLICATION_CREDENTIALS"', name
+            assert "--endpoint" not in aws and "--endpoint" not in gcp, "production talks to the clouds themselves"
             assert order.index(AWS_CREDENTIALS) < index and order.index(GCP_AUTH) < index, name
 
 
@@ -240,26 +265,23 @@ def test_deploy_jobs_authenticate_with_oidc_roles_from_variables():
 # --------------------------------------------------------------------------- what runs when
 
 
-def dagger_calls(job: dict) -> list[str]:
-    """The `call:` inputs, without the credential flags (checked above)."""
-    calls = []
-    for step in job["steps"]:
-        if action(step) == DAGGER:
-            text = " ".join(step["with"]["call"].split())
-            calls.append(re.sub(r" --(aws|gcp)-[a-z-]+ \S+", "", text))
-    return calls
-
-
-def test_ci_runs_test_and_build_on_pull_requests_and_main_with_qemu():
+def test_ci_tests_builds_and_loads_the_module_on_pull_requests_and_main():
     data = load(CI)
     assert "pull_request" in data["on"]
     assert data["on"]["push"]["branches"] == ["main"]
-    calls = {call for job in data["jobs"].values() for call in dagger_calls(job)}
-    assert calls == {"test", "build"}
+    called = {fn for job in data["jobs"].values() for functions in dagger_chains(job) for fn in functions}
+    assert {"test", "build", "plan"} <= called
+    verbs = {step["with"].get("verb") for _, step in steps_using(CI, DAGGER)}
+    assert "functions" in verbs  # `dagger functions` on the hosted runner: the module loads there
     for job in data["jobs"].values():
-        if dagger_calls(job):
+        if any({"test", "build"} & set(functions) for functions in dagger_chains(job)):
             qemu = [step for step in job["steps"] if action(step) == QEMU]
-            assert qemu and "arm64" in qemu[0]["with"]["platforms"]
+            assert qemu and "arm64" in qemu[0]["with"]["platforms"]  # the arm64 images build on amd64
+
+
+def test_ci_runs_the_emulator_tier():
+    runs = [step.get("run", "") for job in jobs(CI).values() for step in job["steps"]]
+    assert any("pytest -m emulator" in run for run in runs)
 
 
 def test_deploy_triggers():
@@ -275,18 +297,19 @@ def test_main_deploys_dev_tags_deploy_prd_and_dispatch_rolls_back():
     deploy_jobs = jobs(DEPLOY)
     dev, prd, rollback = deploy_jobs["dev"], deploy_jobs["prd"], deploy_jobs["rollback"]
     assert "github.ref_type == 'branch'" in dev["if"] and dev["environment"] == "dev"
-    assert dagger_calls(dev) == [
-        'plan --env dev --branch "$BRANCH"',
-        'deploy --env dev --branch "$BRANCH" --format json',
-    ]
     assert "github.ref_type == 'tag'" in prd["if"] and prd["environment"] == "prd"
-    assert dagger_calls(prd) == [
-        'plan --env prd --version "$VERSION" --commit "$COMMIT"',
-        'deploy --env prd --version "$VERSION" --commit "$COMMIT" --format json',
-    ]
     assert "workflow_dispatch" in rollback["if"]
     assert rollback["environment"].replace(" ", "") == "${{inputs.env}}"
-    assert dagger_calls(rollback) == ['rollback --env "$TARGET_ENV" --format json']
+
+    def last(job: dict, function: str) -> dict[str, str]:
+        return next(functions[function] for functions in reversed(dagger_chains(job)) if function in functions)
+
+    # A plan first, then the deploy of the same release.
+    assert [next(iter(set(c) - {"with-aws", "with-gcp"})) for c in dagger_chains(dev)] == ["plan", "deploy"]
+    assert last(dev, "deploy")["--env"] == "dev" and last(dev, "deploy")["--branch"] == '"$BRANCH"'
+    assert last(prd, "deploy")["--env"] == "prd"
+    assert (last(prd, "deploy")["--version"], last(prd, "deploy")["--commit"]) == ('"$VERSION"', '"$COMMIT"')
+    assert last(rollback, "rollback")["--env"] == '"$TARGET_ENV"'
     # The values the calls expand come from env:, set from the event.
     step_env = {
         k: v for step in dev["steps"] + prd["steps"] + rollback["steps"] for k, v in step.get("env", {}).items()
@@ -323,41 +346,20 @@ def test_every_deploy_job_writes_its_summary_even_when_the_deploy_fails():
 
 
 def run_summary_step(tmp_path: Path, result: str) -> str:
-    assert shutil.which("jq"), "jq is missing (GitHub's runners have it): run scripts/bootstrap, which installs it"
-    data = load(DEPLOY)
-    script = data["jobs"]["dev"]["steps"][-1]["run"]
+    script = jobs(DEPLOY)["dev"]["steps"][-1]["run"]
     summary = tmp_path / "summary.md"
-    env = {
-        "PATH": os.environ["PATH"],
-        "SUMMARY_JQ": data["env"]["SUMMARY_JQ"],
-        "TITLE": "Deploy to dev",
-        "RESULT": result,
-        "GITHUB_STEP_SUMMARY": str(summary),
-    }
+    env = {"PATH": os.environ["PATH"], "TITLE": "Deploy to dev", "RESULT": result, "GITHUB_STEP_SUMMARY": str(summary)}
     subprocess.run(["bash", "-euo", "pipefail", "-c", script], env=env, check=True)
     return summary.read_text()
 
 
-def test_the_summary_step_turns_json_into_markdown_tables(tmp_path):
-    result = {
-        "environment": "dev",
-        "tag": "dev-main-202611251200",
-        "results": [
-            {"service": "frontend", "digest": "sha256:ab", "outcome": "succeeded", "detail": "a|b"},
-            {"service": "vllm", "outcome": "rolled-back", "seconds": 3.5},
-        ],
-    }
-    text = run_summary_step(tmp_path, json.dumps(result))
-    assert "### Deploy to dev" in text
-    assert "| environment | dev |" in text
-    assert "| service | digest | outcome | detail | seconds |" in text
-    assert "| frontend | sha256:ab | succeeded | a\\|b |  |" in text
-    assert "| vllm |  | rolled-back |  | 3.5 |" in text
-
-
-def test_the_summary_step_keeps_text_output_and_says_when_there_is_none(tmp_path):
-    assert "```\nplain text\n```" in run_summary_step(tmp_path, "plain text")
-    assert "No summary" in run_summary_step(tmp_path, "")
+def test_the_summary_step_publishes_the_modules_markdown_or_says_why_there_is_none(tmp_path):
+    deploys = [functions["deploy"] for job in jobs(DEPLOY).values() for functions in dagger_chains(job)
+               if "deploy" in functions]
+    assert deploys and all(flags.get("--format") == "markdown" for flags in deploys)
+    table = "| service | result |\n| --- | --- |\n| frontend | succeeded |"
+    assert table in run_summary_step(tmp_path, table)
+    assert "ended before printing a summary" in run_summary_step(tmp_path, "")
 
 
 # --------------------------------------------------------------------------- the linters

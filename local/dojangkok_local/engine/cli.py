@@ -42,7 +42,8 @@ class Emulated:
         args = ["with-registry", "--address", self.registry]
         if self.aws_endpoint:
             args += ["with-aws", "--access-key-id", "env:DOJANGKOK_EMULATOR_KEY_ID",
-                     "--secret-access-key", "env:DOJANGKOK_EMULATOR_SECRET", "--endpoint", host_service(self.aws_endpoint)]
+                     "--secret-access-key", "env:DOJANGKOK_EMULATOR_SECRET",
+                     "--endpoint", host_service(self.aws_endpoint)]
         if self.gcp_endpoint:
             args += ["with-gcp", "--endpoint", host_service(self.gcp_endpoint)]
         return args

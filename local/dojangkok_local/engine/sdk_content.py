@@ -150,7 +150,8 @@ def go_sdk(codegen: Path, mirror: Path, toolchain: Path, goproxy: str) -> dagger
         .with_exec(["rm", "-rf", "/var/lib/apt/lists"])
         .with_directory("/usr/local/go", dag.host().directory(str(toolchain)))
         # Module zips carry no file modes; the go command marks these executable when it switches toolchains.
-        .with_exec(["sh", "-c", "chmod -R u+w /usr/local/go && chmod a+x /usr/local/go/bin/* /usr/local/go/pkg/tool/*/*"])
+        .with_exec(["sh", "-c",
+                    "chmod -R u+w /usr/local/go && chmod a+x /usr/local/go/bin/* /usr/local/go/pkg/tool/*/*"])
         .with_directory("/go/mirror", dag.host().directory(str(mirror / "goproxy")))
         .with_file("/usr/local/bin/codegen", dag.host().file(str(codegen)), permissions=0o755)
     )
@@ -160,13 +161,10 @@ def go_sdk(codegen: Path, mirror: Path, toolchain: Path, goproxy: str) -> dagger
     return (
         ctr.with_exec(["mkdir", "-p", "/go/pkg/mod", "/go/bin", "/root/.cache/go-build"])
         .with_exec(["go", "build", "std"])
-        .with_workdir("/tmp/warm")
         .with_exec(["sh", "-c",
-                    f"go mod download -json {GO_SDK_LIB} > lib.json && "
-                    "dir=$(sed -n 's/^\\s*\"Dir\": \"\\(.*\\)\",$/\\1/p' lib.json) && "
-                    "GOFLAGS=-mod=mod go list -C \"$dir\" -e -export=true -compiled=true -deps=true -test=false . >/dev/null"])
-        .with_workdir("/")
-        .with_exec(["rm", "-rf", "/tmp/warm"])
+                    f"dir=$(go mod download -json {GO_SDK_LIB} | sed -n 's/^\\s*\"Dir\": \"\\(.*\\)\",$/\\1/p') && "
+                    "GOFLAGS=-mod=mod go list -C \"$dir\" -e -export=true -compiled=true -deps=true -test=false . "
+                    ">/dev/null"])
     )
 
 

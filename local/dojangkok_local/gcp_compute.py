@@ -23,6 +23,10 @@ DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 _ids = itertools.count(4_000_000_000_000_000_001)
 
 
+# Machine families whose types come with their GPUs (A2, G2): scheduling must still say TERMINATE.
+ACCELERATOR_OPTIMIZED = {"a2", "a3", "g2"}
+
+
 class ApiError(Exception):
     """An error the fake answers with, in the Compute error shape."""
 
@@ -140,7 +144,10 @@ class Compute:
         props = body.get("properties") or {}
         if not props.get("machineType"):
             raise ApiError(400, "required", "Invalid value for field 'resource.properties.machineType': ''.")
-        if props.get("guestAccelerators") and (props.get("scheduling") or {}).get("onHostMaintenance") != "TERMINATE":
+        gpu_family = props["machineType"].rsplit("/", 1)[-1].split("-", 1)[0] in ACCELERATOR_OPTIMIZED
+        if (props.get("guestAccelerators") or gpu_family) and (props.get("scheduling") or {}).get(
+            "onHostMaintenance"
+        ) != "TERMINATE":
             raise ApiError(400, "invalid", "Instances with guest accelerators do not support live migration: "
                            "set scheduling.onHostMaintenance to TERMINATE.")
         stored = dict(body)

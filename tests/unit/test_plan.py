@@ -90,9 +90,10 @@ def test_prd_plan_content():
         "projects/dojangkok-prd/zones/asia-northeast3-b/instanceGroupManagers/dojangkok-prd-vllm-mig"
     )
     assert s["vllm"].api_calls == ROLLING_CALLS
-    assert (s["vllm"].instance_type, s["vllm"].accelerator) == ("g2-standard-4", "nvidia-tesla-t4")
+    assert (s["vllm"].instance_type, s["vllm"].accelerator) == ("g2-standard-4", "nvidia-l4")
     assert (s["vllm"].memory_mib, s["vllm"].cpus) == (16384, 4)
-    assert s["vllm"].resources == "16 GiB / 4 vCPU, g2-standard-4 + nvidia-tesla-t4"
+    assert s["vllm"].resources == "16 GiB / 4 vCPU, g2-standard-4 + nvidia-l4"
+    assert s["ai-server"].platforms == ("linux/arm64", "linux/amd64")  # one index for Arm and x86 machines
     assert s["ai-server"].resources == "1 GiB / 2 vCPU, n2d-standard-2"
 
 

@@ -46,7 +46,7 @@ class Service:
     health_path: str = ""
     registry: RegistryKind | None = None
     instance_type: str = ""
-    accelerator: str = ""  # GCP accelerator type, e.g. nvidia-tesla-t4
+    accelerator: str = ""  # GCP accelerator type, e.g. nvidia-l4 (checked against machines.py)
 
     @property
     def built(self) -> bool:
@@ -97,7 +97,7 @@ SERVICES: tuple[Service, ...] = (
     Service(
         name="ai-server",
         base_image="python:3.11-slim",
-        platforms=(ARM64,),
+        platforms=(ARM64, AMD64),  # one index: Arm machine types and n2d-standard-2 (x86, seed §8.2) alike
         port=8100,
         health_path="/health",
         cloud=Cloud.GCP,
@@ -117,7 +117,7 @@ SERVICES: tuple[Service, ...] = (
         registry=RegistryKind.ARTIFACT_REGISTRY,
         strategy=Strategy.ROLLING,
         instance_type="g2-standard-4",
-        accelerator="nvidia-tesla-t4",
+        accelerator="nvidia-l4",  # what g2-standard-4 comes with (a T4 attaches to N1 machines only)
         memory_mib=16384,
         cpus=4,
     ),

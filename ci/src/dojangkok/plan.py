@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
-from . import tags
+from . import machines, tags
 from .catalogue import BUILT, SERVICES, Service, Strategy, select
 from .environments import Environment, Settings, check_registry_override, environment, load
 from .report import OutputFormat, Section, render
@@ -169,6 +169,7 @@ def check_inputs(
     which = environment(env)
     tag = release_tag(which, branch=branch, version=version, commit=commit, when=when)
     chosen = select(service_names(services) or None)
+    machines.check(chosen)  # a release its machines could not run is refused before anything else
     override = check_registry_override(registry_override) if registry_override else ""
     return which, tag, chosen, override
 

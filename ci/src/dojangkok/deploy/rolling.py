@@ -32,7 +32,7 @@ from typing import Any
 
 from google.api_core import exceptions as gexc
 
-from dojangkok import catalogue
+from dojangkok import catalogue, machines
 from dojangkok.catalogue import Service, Strategy
 from dojangkok.deploy import DeployError, DeployResult, Outcome
 from dojangkok.deploy.common import Backoff, GoogleApiCalls, ImageRef, PlannedCall, catalogue_entry, parse_image
@@ -284,10 +284,11 @@ class RollingUpdate(GoogleApiCalls):
         )
         if svc.accelerator:
             # GPUs cannot live-migrate: the host's maintenance stops the VM, and the MIG recreates it.
-            properties.guest_accelerators = [
-                compute_v1.AcceleratorConfig(accelerator_type=svc.accelerator, accelerator_count=1)
-            ]
             properties.scheduling = compute_v1.Scheduling(on_host_maintenance="TERMINATE", automatic_restart=True)
+            if not machines.built_in_gpu(svc):  # accelerator-optimized types (g2) come with theirs
+                properties.guest_accelerators = [
+                    compute_v1.AcceleratorConfig(accelerator_type=svc.accelerator, accelerator_count=1)
+                ]
         return compute_v1.InstanceTemplate(
             name=template_name(group, ref),
             description=f"Dojangkok {svc.name} {ref.reference}",

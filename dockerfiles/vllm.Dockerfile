@@ -6,16 +6,26 @@
 #   docker build -f dockerfiles/vllm.Dockerfile --target test services/vllm   # check the launch configuration
 #
 # The base is x86_64 + CUDA only, hence the fixed platform. VLLM_IMAGE may be swapped for a local stand-in base
-# with python3 (the tests and the launch script use only the standard library).
-ARG VLLM_IMAGE=vllm/vllm-openai:v0.4.0
+# with python3 and pip (the tests, the release check and the launch script use only the standard library).
+# v0.32.0 is the first release that serves LoRA adapters on GPT-NeoX (polyglot-ko), through its Transformers
+# backend; v0.4.0, the seed's pin, refuses --enable-lora for that architecture (check_release.py says so).
+ARG VLLM_IMAGE=vllm/vllm-openai:v0.32.0
 
-# --- test: the launch configuration renders the command line the seed asks for ---------------------------------
+# --- test: the launch configuration renders the command line the seed asks for, and the release starts it -------
 # hadolint ignore=DL3029
 FROM --platform=linux/amd64 ${VLLM_IMAGE} AS test
+ARG VLLM_IMAGE
 WORKDIR /opt/dojangkok/vllm
-COPY launch.py serve.json ./
+COPY launch.py serve.json model.json check_release.py ./
 COPY tests/ ./tests/
 RUN python3 -m unittest discover -s tests -v && python3 launch.py --print
+# The configuration against the code of the image's own vLLM release: its wheel, read as source (no GPU).
+# hadolint ignore=DL3013
+RUN version="${VLLM_IMAGE##*:v}" \
+ && case "$version" in *[!0-9.]*|"") echo "VLLM_IMAGE must end in :vX.Y.Z, got $VLLM_IMAGE" >&2; exit 1;; esac \
+ && python3 -m pip download --quiet --no-cache-dir --no-deps --dest /tmp/vllm-release "vllm==$version" \
+ && python3 check_release.py /tmp/vllm-release/vllm-*.whl \
+ && rm -rf /tmp/vllm-release
 
 # --- runtime (default target) -----------------------------------------------------------------------------------
 # hadolint ignore=DL3029

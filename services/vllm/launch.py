@@ -9,11 +9,12 @@ catalogue; this script only turns it into vLLM's argv and execs the server. Keys
 the last occurrence of a repeated `--lora-modules`, so the one-flag-per-adapter form would silently
 serve the last adapter alone.
 
-Choices in serve.json (seed §8.3, T4 16 GB): float16 (the T4 has no bfloat16), ~12 GB of weights plus
-KV cache within 90 % of the GPU, and polyglot-ko's own 2048-token context. Adapters live under
+Choices in serve.json (seed §8.3, on g2-standard-4's L4, 24 GB): float16, polyglot-ko's own dtype, ~12 GB of
+weights plus KV cache within 90 % of the GPU, and polyglot-ko's own 2048-token context. check_release.py proves
+them against the pinned vLLM release before an image is published. Adapters live under
 /models/lora (a mounted volume); the base model is fetched into HF_HOME on first start.
 
-Runs on the vLLM image's Python (3.10 in v0.4.0): standard library only, no 3.11-only features.
+Runs on the vLLM image's own Python: standard library only, no 3.11-only features.
 
     launch.py [--print] [extra vLLM flags...]
 

@@ -177,3 +177,12 @@ def test_bad_input_fails_before_any_build_or_push(engine_env, registry_api, argu
     result = run_dagger("call", *arguments, check=False)
     assert result.returncode != 0 and message in result.stderr
     assert registry_api.catalog() == before
+
+
+def test_a_launch_the_pinned_vllm_cannot_start_fails_the_tests(stand_ins, tmp_path):
+    copy = source_copy(tmp_path, "vllm")
+    serve = copy / "services" / "vllm" / "serve.json"
+    serve.write_text(json.dumps({**json.loads(serve.read_text()), "speculative_model": "tiny"}))  # no such flag
+    result = run_dagger("call", "--source", str(copy), "test", "--service", "vllm", check=False)
+    assert result.returncode != 0 and "vllm: tests failed" in result.stderr
+    assert "server does not take --speculative-model" in result.stderr

@@ -26,7 +26,7 @@ EXPECTED = {
                 1, "m7g.medium", ""),
     "ai-server": ("python:3.11-slim", (ARM64, AMD64), 8100, Cloud.GCP, RegistryKind.ARTIFACT_REGISTRY, Strategy.ROLLING,
                   1 * GB, 2, "n2d-standard-2", ""),
-    "vllm": ("vllm/vllm-openai:v0.4.0", (AMD64,), 8001, Cloud.GCP, RegistryKind.ARTIFACT_REGISTRY, Strategy.ROLLING,
+    "vllm": ("vllm/vllm-openai:v0.32.0", (AMD64,), 8001, Cloud.GCP, RegistryKind.ARTIFACT_REGISTRY, Strategy.ROLLING,
              16 * GB, 4, "g2-standard-4", "nvidia-l4"),
     "chromadb": ("chromadb/chroma:1.0", (ARM64,), 8000, Cloud.GCP, None, Strategy.PINNED, 4 * GB, 2, "", ""),
     "mysql": ("mysql:8.0", (), 3306, Cloud.AWS, None, Strategy.NOT_DEPLOYED, 2 * GB, 1, "", ""),

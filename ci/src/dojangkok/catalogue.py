@@ -109,7 +109,7 @@ SERVICES: tuple[Service, ...] = (
     ),
     Service(
         name="vllm",
-        base_image="vllm/vllm-openai:v0.4.0",
+        base_image="vllm/vllm-openai:v0.32.0",
         platforms=(AMD64,),
         port=8001,
         health_path="/health",

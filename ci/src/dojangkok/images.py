@@ -23,7 +23,10 @@ class BuildInputError(ValueError):
 
 def base_args(dockerfile_text: str) -> dict[str, str]:
     """The Dockerfile's base-image arguments (ARGs used in FROM) and their production defaults."""
-    defaults = dict(_ARG.findall(dockerfile_text))
+    defaults: dict[str, str] = {}
+    for name, default in _ARG.findall(dockerfile_text):
+        if default:  # a stage's bare `ARG NAME` re-declares the global one, keeping its default
+            defaults.setdefault(name, default)
     return {name: defaults.get(name, "") for name in _FROM_ARG.findall(dockerfile_text)}
 
 

@@ -70,7 +70,7 @@ class Settings:
     chroma_collection: str = field(default="dojangkok", metadata=_env("CHROMA_COLLECTION", _text))
     retrieval_results: int = field(default=4, metadata=_env("RETRIEVAL_RESULTS", _count))
     embedding_dim: int = field(default=384, metadata=_env("EMBEDDING_DIM", _count))
-    # Generation on a T4 takes tens of seconds; retrieval and health probes should be quick.
+    # Generation on the L4 takes tens of seconds; retrieval and health probes should be quick.
     vllm_timeout: float = field(default=120.0, metadata=_env("VLLM_TIMEOUT_SECONDS", _seconds))
     chroma_timeout: float = field(default=5.0, metadata=_env("CHROMA_TIMEOUT_SECONDS", _seconds))
     health_timeout: float = field(default=2.0, metadata=_env("HEALTH_TIMEOUT_SECONDS", _seconds))

@@ -40,7 +40,7 @@ def run() -> list[Measured]:
         clock = FakeClock()
 
         def rolling() -> RollingUpdate:
-            return RollingUpdate(project=PROJECT, zone=ZONE, templates=clients.templates, groups=clients.groups,
+            return RollingUpdate(project=PROJECT, zone=ZONE, clients=clients,
                                  sleep=clock.sleep, clock=clock)
 
         seed_groups(clients, rolling(), GROUPS, {s: release_image(s, 1) for s in GROUPS}, SIZES)

@@ -39,6 +39,20 @@ def health_check(project: str, service: str) -> str:
     return f"projects/{project}/global/healthChecks/dojangkok-{service}"
 
 
+def finish(clients: GcpClients, operation: compute_v1.Operation) -> compute_v1.Operation:
+    """Wait for a Compute operation through the operations clients (pointed at the same endpoint); raise its error."""
+    project = operation.self_link.split("/projects/", 1)[1].split("/", 1)[0]
+    while operation.status != compute_v1.Operation.Status.DONE:
+        if operation.zone:
+            operation = clients.zone_operations.wait(project=project, zone=operation.zone.rsplit("/", 1)[-1],
+                                                     operation=operation.name)
+        else:
+            operation = clients.global_operations.wait(project=project, operation=operation.name)
+    if operation.error and operation.error.errors:
+        raise RuntimeError(f"operation {operation.name} failed: {operation.error.errors}")
+    return operation
+
+
 def seed_groups(clients: GcpClients, driver: RollingUpdate, groups: Mapping[str, str], images: Mapping[str, str],
                 sizes: Mapping[str, int] | None = None) -> dict[str, str]:
     """One group per service (`groups`: service -> group name) on a template of `images[service]`.
@@ -49,7 +63,7 @@ def seed_groups(clients: GcpClients, driver: RollingUpdate, groups: Mapping[str,
     templates = {}
     for service, group in groups.items():
         template = driver.instance_template(service, images[service], group=group)
-        clients.templates.insert(project=driver.project, instance_template_resource=template).result()
+        finish(clients, clients.templates.insert_unary(project=driver.project, instance_template_resource=template))
         mig = compute_v1.InstanceGroupManager(
             name=group,
             base_instance_name=group,
@@ -61,7 +75,8 @@ def seed_groups(clients: GcpClients, driver: RollingUpdate, groups: Mapping[str,
                 type_="PROACTIVE", minimal_action="REPLACE",
                 max_surge=compute_v1.FixedOrPercent(fixed=1), max_unavailable=compute_v1.FixedOrPercent(fixed=0)),
         )
-        clients.groups.insert(project=driver.project, zone=driver.zone, instance_group_manager_resource=mig).result()
+        finish(clients, clients.groups.insert_unary(project=driver.project, zone=driver.zone,
+                                                   instance_group_manager_resource=mig))
         templates[service] = template.name
     return templates
 
@@ -89,7 +104,7 @@ def seed_environment(endpoint: str, env: str) -> dict[str, str]:
 
     gcp = settings(env).gcp
     clients = gcp_clients(gcp.project, endpoint=endpoint)
-    driver = RollingUpdate(project=gcp.project, zone=gcp.zone, templates=clients.templates, groups=clients.groups)
+    driver = RollingUpdate(project=gcp.project, zone=gcp.zone, clients=clients)
     groups = {service: g.instance_group for service, g in gcp.groups.items()}
     images = {s: first_image(gcp.region, gcp.project, gcp.repository, s) for s in groups}
     templates = seed_groups(clients, driver, groups, images)

@@ -302,7 +302,7 @@ def test_api_calls_follow_the_deploy_drivers():
     assert expected[-1] == "codedeploy:StopDeployment" and "StopDeployment" in by_name(prd())["frontend"].on_failure
     assert ["ecr:GetAuthorizationToken", *expected[:-1]] == list(BLUE_GREEN_CALLS)
 
-    driver = rolling.RollingUpdate(project="p", zone="asia-northeast3-b", templates=None, groups=None)
+    driver = rolling.RollingUpdate(project="p", zone="asia-northeast3-b", clients=None)
     calls = driver.plan("vllm", f"asia-northeast3-docker.pkg.dev/p/dojangkok/vllm{digest}", group="g")
     assert _unique(c.api for c in calls) == list(ROLLING_CALLS)
 

@@ -38,9 +38,9 @@ BLUE_GREEN_CALLS = (
 ROLLING_CALLS = (
     "compute.instanceGroupManagers.get",  # the current template (the rollback point); later polled until stable
     "compute.instanceTemplates.insert",  # one template per release, image by digest
-    "compute.globalOperations.get",
+    "compute.globalOperations.wait",
     "compute.instanceGroupManagers.patch",  # PROACTIVE, maxSurge >= 1, maxUnavailable 0
-    "compute.zoneOperations.get",
+    "compute.zoneOperations.wait",
 )
 CLOUD_DEPLOY_CALLS = (
     "clouddeploy.deliveryPipelines.get",

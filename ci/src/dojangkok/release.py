@@ -93,8 +93,7 @@ class Drivers:
         return RollingUpdate(
             project=self.settings.gcp.project,
             zone=self.settings.gcp.zone,
-            templates=self._gcp.templates,
-            groups=self._gcp.groups,
+            clients=self._gcp,
             timeout=self.settings.timeouts.deploy_minutes * 60.0,
             initial_delay_sec=self.settings.timeouts.health_check_seconds,
             poll_initial=self.poll[0],

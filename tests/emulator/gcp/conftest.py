@@ -34,7 +34,7 @@ def clock() -> FakeClock:
 @pytest.fixture
 def rolling(clients: GcpClients, clock: FakeClock) -> Callable[..., RollingUpdate]:
     def make(**overrides) -> RollingUpdate:
-        settings = dict(project=PROJECT, zone=ZONE, templates=clients.templates, groups=clients.groups,
+        settings = dict(project=PROJECT, zone=ZONE, clients=clients,
                         network=f"projects/{PROJECT}/global/networks/dojangkok",
                         subnetwork=f"projects/{PROJECT}/regions/{REGION}/subnetworks/dojangkok-ai-private",
                         service_account=f"dojangkok-ai@{PROJECT}.iam.gserviceaccount.com",

@@ -7,7 +7,7 @@ from collections import Counter
 import pytest
 from dojangkok.deploy import DeployError, Outcome
 from dojangkok.deploy.rolling import LABEL_PREVIOUS, last_segment
-from dojangkok_local.gcp_seed import GROUPS, PROJECT, SIZES, ZONE
+from dojangkok_local.gcp_seed import GROUPS, PROJECT, SIZES, ZONE, finish
 from dojangkok_local.gcp_seed import release_image as image
 
 pytestmark = pytest.mark.emulator
@@ -41,7 +41,7 @@ def test_rolling_update_reaches_its_target(gcp, clients, rolling, production):
     assert result.previous == production.templates["ai-server"]
     assert result.new != result.previous and result.new.startswith(GROUPS["ai-server"])
     assert result.api_calls == wire_counts(gcp)  # the driver's count is what went over the wire
-    assert result.api_calls["compute.globalOperations.get"] >= 1  # operations polled the fake, not googleapis.com
+    assert result.api_calls["compute.globalOperations.wait"] >= 1  # operations waited on the fake, not googleapis
 
     mig = group_state(clients, "ai-server")
     assert last_segment(mig.instance_template) == result.new
@@ -184,7 +184,7 @@ def test_plan_lists_the_calls_and_makes_none(gcp, rolling, production):
     assert [s.api for s in steps][:4] == [
         "compute.instanceGroupManagers.get",
         "compute.instanceTemplates.insert",
-        "compute.globalOperations.get",
+        "compute.globalOperations.wait",
         "compute.instanceGroupManagers.patch",
     ]
     insert = steps[1].body
@@ -197,9 +197,9 @@ def test_group_without_a_health_check_is_refused(gcp, clients, rolling, producti
     from google.cloud import compute_v1
 
     driver = rolling()
-    clients.groups.insert(project=PROJECT, zone=ZONE, instance_group_manager_resource=compute_v1.InstanceGroupManager(
-        name="dojangkok-ai-server-unchecked", target_size=1,
-        instance_template=driver.template_url(production.templates["ai-server"]))).result()
+    unchecked = compute_v1.InstanceGroupManager(name="dojangkok-ai-server-unchecked", target_size=1,
+                                                instance_template=driver.template_url(production.templates["ai-server"]))
+    finish(clients, clients.groups.insert_unary(project=PROJECT, zone=ZONE, instance_group_manager_resource=unchecked))
     with pytest.raises(DeployError, match="no auto-healing health check"):
         driver.deploy("ai-server", image("ai-server", 2), group="dojangkok-ai-server-unchecked")
 
@@ -245,18 +245,6 @@ def test_the_fake_runs_as_a_command(tmp_path):
         fake.wait(timeout=10)
 
 
-def test_factory_points_operation_polling_at_the_endpoint(gcp, clients):
-    """Why gcp_clients wires the operations clients: left alone, the library polls compute.googleapis.com."""
-    from google.auth.credentials import AnonymousCredentials
-    from google.cloud import compute_v1
-
-    plain = compute_v1.InstanceGroupManagersClient(credentials=AnonymousCredentials(), transport="rest",
-                                                   client_options={"api_endpoint": gcp.endpoint})
-    assert plain._transport._zone_operations_client._transport._host == "https://compute.googleapis.com"
-    assert clients.groups._transport._zone_operations_client._transport._host == gcp.endpoint
-    assert clients.templates._transport._global_operations_client._transport._host == gcp.endpoint
-
-
 def test_rollback_of_hand_made_templates_goes_by_creation_time(gcp, clients, rolling, production):
     """Templates made outside the pipeline carry no dojangkok-previous label: the newest older one is used."""
     driver = rolling()
@@ -264,9 +252,9 @@ def test_rollback_of_hand_made_templates_goes_by_creation_time(gcp, clients, rol
     for name in (f"{group}-hand-1", f"{group}-hand-2"):
         template = driver.instance_template("ai-server", image("ai-server", 7), group=group)
         template.name = name
-        clients.templates.insert(project=PROJECT, instance_template_resource=template).result()
-    clients.groups.patch(project=PROJECT, zone=ZONE, instance_group_manager=group,
-                         instance_group_manager_resource=driver.update_patch(f"{group}-hand-2")).result()
+        finish(clients, clients.templates.insert_unary(project=PROJECT, instance_template_resource=template))
+    finish(clients, clients.groups.patch_unary(project=PROJECT, zone=ZONE, instance_group_manager=group,
+                                               instance_group_manager_resource=driver.update_patch(f"{group}-hand-2")))
     gcp.settle()
 
     result = driver.rollback("ai-server", group=group)

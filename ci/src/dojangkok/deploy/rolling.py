@@ -62,8 +62,8 @@ GROUPS_PATCH = "compute.instanceGroupManagers.patch"
 TEMPLATES_INSERT = "compute.instanceTemplates.insert"
 TEMPLATES_GET = "compute.instanceTemplates.get"
 TEMPLATES_LIST = "compute.instanceTemplates.list"
-GLOBAL_OPERATIONS_GET = "compute.globalOperations.get"
-ZONE_OPERATIONS_GET = "compute.zoneOperations.get"
+GLOBAL_OPERATIONS_WAIT = "compute.globalOperations.wait"
+ZONE_OPERATIONS_WAIT = "compute.zoneOperations.wait"
 
 
 # ---- clients ----------------------------------------------------------------------------------------------------
@@ -71,16 +71,17 @@ ZONE_OPERATIONS_GET = "compute.zoneOperations.get"
 class GcpClients:
     templates: Any  # compute_v1.InstanceTemplatesClient
     groups: Any  # compute_v1.InstanceGroupManagersClient
+    global_operations: Any  # compute_v1.GlobalOperationsClient: waits on template inserts
+    zone_operations: Any  # compute_v1.ZoneOperationsClient: waits on group patches
     deploy: Any  # deploy_v1.CloudDeployClient
 
 
 def gcp_clients(project: str, endpoint: str | None = None, credentials: Any = None) -> GcpClients:
     """REST clients for Compute and Cloud Deploy: production (ADC) by default, or a local endpoint.
 
-    With an endpoint (the fake: http://127.0.0.1:PORT) the credentials default to anonymous ones. A Compute
-    insert/patch returns an ExtendedOperation that polls through an operations client the transport builds lazily
-    *without* the caller's client options, i.e. against compute.googleapis.com; so the operations clients are
-    built here with the same endpoint and handed to each transport.
+    With an endpoint (the fake: http://127.0.0.1:PORT) the credentials default to anonymous ones. Compute operations
+    are waited on through operations clients built here with the same options: the ExtendedOperation a plain
+    insert/patch returns would poll through a client its transport builds without them (compute.googleapis.com).
     """
     from google.api_core.client_options import ClientOptions
     from google.cloud import compute_v1, deploy_v1
@@ -106,14 +107,13 @@ def gcp_clients(project: str, endpoint: str | None = None, credentials: Any = No
                 "or point at the local fake with an endpoint"
             ) from error
     common = {"credentials": credentials, "transport": "rest", "client_options": options}
-    templates = compute_v1.InstanceTemplatesClient(**common)
-    groups = compute_v1.InstanceGroupManagersClient(**common)
-    if endpoint:
-        # The transports look these up by name before building their own (see their _*_operations_client).
-        templates._transport._extended_operations_services["global_operations"] = (
-            compute_v1.GlobalOperationsClient(**common))
-        groups._transport._extended_operations_services["zone_operations"] = compute_v1.ZoneOperationsClient(**common)
-    return GcpClients(templates=templates, groups=groups, deploy=deploy_v1.CloudDeployClient(**common))
+    return GcpClients(
+        templates=compute_v1.InstanceTemplatesClient(**common),
+        groups=compute_v1.InstanceGroupManagersClient(**common),
+        global_operations=compute_v1.GlobalOperationsClient(**common),
+        zone_operations=compute_v1.ZoneOperationsClient(**common),
+        deploy=deploy_v1.CloudDeployClient(**common),
+    )
 
 
 # ---- pure helpers -----------------------------------------------------------------------------------------------
@@ -179,8 +179,7 @@ class RollingUpdate(GoogleApiCalls):
 
     project: str
     zone: str
-    templates: Any  # compute_v1.InstanceTemplatesClient (REST)
-    groups: Any  # compute_v1.InstanceGroupManagersClient (REST)
+    clients: GcpClients | None  # None where only plan() is needed
     network: str = "global/networks/default"
     subnetwork: str = ""  # regions/R/subnetworks/S; private, no external address (egress through Cloud NAT)
     service_account: str = ""  # the instances' identity (pulls from Artifact Registry); "" = the project default
@@ -201,6 +200,14 @@ class RollingUpdate(GoogleApiCalls):
     clock: Callable[[], float] = time.monotonic
     progress: Callable[[str], None] = lambda _line: None
     calls: Counter = field(default_factory=Counter, init=False)
+
+    @property
+    def templates(self) -> Any:
+        return self.clients.templates
+
+    @property
+    def groups(self) -> Any:
+        return self.clients.groups
 
     # ---- validation and rendering (no API calls) ----------------------------------------------------------------
     def _check_target(self, group: str) -> None:
@@ -333,10 +340,10 @@ class RollingUpdate(GoogleApiCalls):
             PlannedCall(TEMPLATES_INSERT, self.template_url(template.name),
                         f"insert template {template.name} ({machine}; labelled with the template it replaces)",
                         body),
-            PlannedCall(GLOBAL_OPERATIONS_GET, self.project, "wait for the insert"),
+            PlannedCall(GLOBAL_OPERATIONS_WAIT, self.project, "wait for the insert"),
             PlannedCall(GROUPS_PATCH, target, f"switch the group to {template.name}: PROACTIVE, maxSurge "
                         f"{self.max_surge}, maxUnavailable 0, REPLACE", type(patch).to_dict(patch)),
-            PlannedCall(ZONE_OPERATIONS_GET, self.zone, "wait for the patch"),
+            PlannedCall(ZONE_OPERATIONS_WAIT, self.zone, "wait for the patch"),
             PlannedCall(GROUPS_GET, target, f"poll until the version target is reached and the group is stable "
                         f"(backoff {self.poll_initial:g}s..{self.poll_max:g}s, timeout {self.timeout:g}s)"),
             PlannedCall(GROUPS_PATCH, target, "only on timeout or failing health: back to the previous template"),
@@ -348,11 +355,31 @@ class RollingUpdate(GoogleApiCalls):
                           instance_group_manager=group)
 
     def _switch(self, group: str, template: str) -> None:
-        operation = self._call(GROUPS_PATCH, self.groups.patch, project=self.project, zone=self.zone,
+        operation = self._call(GROUPS_PATCH, self.groups.patch_unary, project=self.project, zone=self.zone,
                                instance_group_manager=group,
                                instance_group_manager_resource=self.update_patch(template))
-        self._wait_operation(operation, ZONE_OPERATIONS_GET, f"switching {group} to {template} (operation "
-                             f"{operation.name})", done=_done(operation))
+        self._wait_compute(operation, f"switching {group} to {template}")
+
+    def _wait_compute(self, operation: Any, what: str) -> None:
+        """Wait for a Compute operation with its service's own `wait` method (it returns once the operation is DONE
+        or after about two minutes, whichever is first), then raise the operation's error, if it has one."""
+        from google.cloud import compute_v1
+
+        deadline = self.clock() + self.operation_timeout
+        zonal = bool(operation.zone)
+        while operation.status != compute_v1.Operation.Status.DONE:
+            if self.clock() >= deadline:
+                raise DeployError(f"{what} did not finish within {self.operation_timeout:g}s (operation "
+                                  f"{operation.name})")
+            if zonal:
+                operation = self._call(ZONE_OPERATIONS_WAIT, self.clients.zone_operations.wait, project=self.project,
+                                       zone=self.zone, operation=operation.name)
+            else:
+                operation = self._call(GLOBAL_OPERATIONS_WAIT, self.clients.global_operations.wait,
+                                       project=self.project, operation=operation.name)
+        if operation.error and operation.error.errors:
+            reasons = "; ".join(f"{e.code}: {e.message}" for e in operation.error.errors)
+            raise DeployError(f"{what} failed: {reasons}")
 
     def _wait_stable(self, group: str, template: str, timeout: float) -> _Wait:
         """Poll the group until it runs `template` everywhere and is stable, or fails, or the time is up."""
@@ -427,10 +454,9 @@ class RollingUpdate(GoogleApiCalls):
 
         self.progress(f"{svc.name}: inserting template {template.name}")
         try:
-            operation = self._call(TEMPLATES_INSERT, self.templates.insert, project=self.project,
+            operation = self._call(TEMPLATES_INSERT, self.templates.insert_unary, project=self.project,
                                    instance_template_resource=template)
-            self._wait_operation(operation, GLOBAL_OPERATIONS_GET, f"inserting template {template.name} (operation "
-                                 f"{operation.name})", done=_done(operation))
+            self._wait_compute(operation, f"inserting template {template.name}")
         except gexc.Conflict:
             pass  # made by an earlier attempt at this very release: templates are immutable, reuse it
         except gexc.GoogleAPICallError as error:
@@ -497,13 +523,6 @@ class RollingUpdate(GoogleApiCalls):
                             seconds=self.clock() - started, detail=waited.detail, api_calls=dict(self.calls))
 
 
-def _done(operation: Any) -> bool:
-    """Whether a Compute ExtendedOperation had finished when the insert/patch returned it."""
-    from google.cloud import compute_v1
-
-    return operation.status == compute_v1.Operation.Status.DONE
-
-
 # ---- command line: the Cloud Deploy custom target's deploy action, and a hand tool against the fake ---------------
 def main(argv: list[str] | None = None) -> int:
     """`python -m dojangkok.deploy.rolling deploy|rollback …`: one service, one group; JSON result on stdout."""
@@ -525,7 +544,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--endpoint", default=env("DOJANGKOK_GCP_ENDPOINT", ""),
                         help="API endpoint, e.g. the local fake http://127.0.0.1:8085 (default: Google)")
     args = parser.parse_args(argv)
-    driver = RollingUpdate(project=args.project, zone=args.zone, templates=None, groups=None, network=args.network,
+    driver = RollingUpdate(project=args.project, zone=args.zone, clients=None, network=args.network,
                            subnetwork=args.subnetwork, service_account=args.service_account,
                            health_check=args.health_check, timeout=args.timeout, rollback_timeout=args.timeout,
                            poll_initial=args.poll_seconds, poll_max=max(args.poll_seconds, 30.0),
@@ -539,8 +558,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.action == "plan":
             print(json.dumps([s.as_dict() for s in steps], indent=2))
             return 0
-        clients = gcp_clients(args.project, endpoint=args.endpoint or None)
-        driver.templates, driver.groups = clients.templates, clients.groups
+        driver.clients = gcp_clients(args.project, endpoint=args.endpoint or None)
         result = (driver.deploy(args.service, args.image, group=args.group) if args.action == "deploy"
                   else driver.rollback(args.service, group=args.group))
     except DeployError as error:

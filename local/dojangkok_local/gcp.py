@@ -33,6 +33,7 @@ from dataclasses import dataclass
 
 from flask import Flask, Response, request
 
+from .api_models import check_gcp_body
 from .emulator_common import CallLog, ControlClient, LocalServer, json_response
 from .gcp_compute import ApiError, Compute
 from .gcp_deploy import CloudDeploy, DeployApiError
@@ -59,8 +60,11 @@ class FakeGcp:
     """The state behind the server: Compute and Cloud Deploy models, the call log, the failure switches."""
 
     def __init__(self, *, phase_ticks: int = 1, ticks_per_read: int = 1, operation_polls: int = 1,
-                 rollout_reads: int = 2):
+                 rollout_reads: int = 2, check_model: bool = True):
         self.lock = threading.RLock()
+        # The wire layer against the client library's types: a malformed request is refused as Google refuses it
+        # (400 INVALID_ARGUMENT), and a response of the fake's own that leaves the model is a fake bug (500).
+        self.check_model = check_model
         self.ticks_per_read = ticks_per_read
         self.compute = Compute(phase_ticks=phase_ticks, operation_polls=operation_polls)
         self.deploy = CloudDeploy(operation_polls=operation_polls, rollout_reads=rollout_reads,
@@ -149,10 +153,17 @@ class FakeGcp:
                     status = queued.pop(0)
                     return status, {"error": {"code": status, "message": f"injected transient error ({status})",
                                               "status": "UNAVAILABLE"}}
+                if self.check_model and (problems := check_gcp_body(route.api, body, "request")):
+                    return 400, {"error": {"code": 400, "message": "Invalid JSON payload received. "
+                                           + "; ".join(problems), "status": "INVALID_ARGUMENT"}}
                 try:
-                    return 200, route.handler(**match.groupdict(), body=body, args=args)
+                    answer = route.handler(**match.groupdict(), body=body, args=args)
                 except (ApiError, DeployApiError) as error:
                     return error.code, error.body()
+                if self.check_model and (problems := check_gcp_body(route.api, answer, "response")):
+                    return 500, {"error": {"code": 500, "message": "the fake's response leaves the API model: "
+                                           + "; ".join(problems), "status": "INTERNAL"}}
+                return 200, answer
             self.calls.record({"method": method, "path": path, "api": "unknown"})
             return 404, {"error": {"code": 404, "message": f"the fake does not serve {method} {path}",
                                    "status": "NOT_FOUND"}}

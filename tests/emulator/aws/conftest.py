@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import boto3
 import pytest
 from dojangkok.deploy.blue_green import AwsClients, Backoff, BlueGreen, aws_clients
+from dojangkok_local.api_models import enforce_aws_models
 from dojangkok_local.aws import AwsEmulator, EmulatorControl, aws_emulator
 from dojangkok_local.aws_infra import REGION, Infra, provision
 
@@ -47,8 +48,12 @@ def infra(emulator: AwsEmulator, control: EmulatorControl, session: boto3.Sessio
 
 @pytest.fixture(scope="session")
 def clients(emulator: AwsEmulator, session: boto3.Session) -> AwsClients:
-    """Shared by every test, as the Dagger layer shares them between services: counts are per deploy, not per client."""
-    return aws_clients(REGION, emulator.endpoint, session=session)
+    """Shared by every test, as the Dagger layer shares them between services: counts are per deploy, not per client.
+    Every request and response is held to botocore's published model on top of what the emulator accepts."""
+    made = aws_clients(REGION, emulator.endpoint, session=session)
+    for client in (made.s3, made.codedeploy, made.autoscaling, made.elbv2):
+        enforce_aws_models(client)
+    return made
 
 
 @pytest.fixture

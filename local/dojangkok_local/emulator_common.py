@@ -1,4 +1,4 @@
-"""Plumbing the two local clouds share (aws.py, gcp.py): a WSGI app served on 127.0.0.1 in a thread without request
+"""Plumbing the two local clouds share (aws/, gcp/): a WSGI app served on 127.0.0.1 in a thread without request
 logs, a thread-safe log of the API calls received, JSON control requests over HTTP, and a clock that lets the deploy
 drivers wait without waiting (tests and benchmarks), and the benchmarks' rows and report."""
 
@@ -115,7 +115,7 @@ class FakeClock:
         return sum(self.sleeps)
 
 
-# ---- benchmarks (aws_bench.py, gcp_bench.py; run both with scripts/bench-deploy) -----------------------------------
+# ---- benchmarks (bench/deploy_aws.py, bench/deploy_gcp.py; run both with scripts/bench-deploy) ------------------
 @dataclass
 class Measured:
     """One deploy or rollback a benchmark ran against an emulator."""

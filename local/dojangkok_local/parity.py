@@ -22,8 +22,8 @@ from pathlib import Path
 
 import yaml
 
-from . import ROOT
-from .engine.cli import dagger
+from dojangkok_local import ROOT
+from dojangkok_local.engine.cli import dagger
 
 DAGGER_ACTION = "dagger/dagger-for-github"
 

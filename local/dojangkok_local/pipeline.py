@@ -20,12 +20,12 @@ import time
 
 import dagger
 
-from . import ROOT, bases, engine
-from .aws import aws_emulator
-from .aws_infra import provision
-from .engine.cli import Emulated, call
-from .gcp import running as gcp_fake
-from .gcp_seed import seed_environment
+from dojangkok_local import ROOT, bases, engine
+from dojangkok_local.aws.infra import provision
+from dojangkok_local.aws.server import aws_emulator
+from dojangkok_local.engine.cli import Emulated, call
+from dojangkok_local.gcp.seed import seed_environment
+from dojangkok_local.gcp.server import running as gcp_fake
 
 # The emulators finish a deploy in seconds: poll as often as the setting allows (same code path as production).
 FAST_POLLS = ["--override", "DOJANGKOK_DEV_TIMEOUTS_POLL_SECONDS=1"]

@@ -1,5 +1,5 @@
-"""Local OCI registries for tests: one behind basic auth (as ECR / Artifact Registry are), and a proxy that
-refuses chosen pushes (a registry failing half-way through a release)."""
+"""Stands in for ECR and Artifact Registry in tests: a local registry behind basic auth (as they are), and a proxy that
+refuses chosen pushes (a registry failing half-way through a release); RegistryApi reads what a registry holds."""
 
 from __future__ import annotations
 

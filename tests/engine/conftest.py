@@ -13,10 +13,10 @@ import sys
 import dagger
 import pytest
 from dojangkok_local import ROOT, engine
-from dojangkok_local.aws import aws_emulator
-from dojangkok_local.aws_infra import provision
-from dojangkok_local.gcp import running as gcp_fake
-from dojangkok_local.gcp_seed import seed_environment
+from dojangkok_local.aws.infra import provision
+from dojangkok_local.aws.server import aws_emulator
+from dojangkok_local.gcp.seed import seed_environment
+from dojangkok_local.gcp.server import running as gcp_fake
 from dojangkok_local.registry import RegistryApi
 
 FULL = os.environ.get("DOJANGKOK_FULL_MULTIARCH") == "1"

@@ -17,7 +17,7 @@ import pytest
 from dagger import dag
 from dojangkok import catalogue
 from dojangkok_local import ROOT
-from dojangkok_local.aws import aws_emulator
+from dojangkok_local.aws.server import aws_emulator
 from dojangkok_local.engine.cli import call, host_service
 from dojangkok_local.engine.cli import dagger as run_dagger
 from dojangkok_local.registry import AuthRegistry, RefusingProxy

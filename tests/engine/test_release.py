@@ -12,7 +12,7 @@ import shutil
 
 import pytest
 from dojangkok_local import ROOT, settings
-from dojangkok_local.aws import EmulatorControl
+from dojangkok_local.aws.server import EmulatorControl
 from dojangkok_local.engine.cli import Emulated, dagger
 
 pytestmark = pytest.mark.engine

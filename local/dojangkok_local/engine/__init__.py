@@ -1,4 +1,7 @@
-"""Attach to the local Dagger engine and registry that scripts/engine starts.
+"""Stands in for Docker and the released engine image: the engine, CLI and SDK content scripts/engine builds and
+starts (sdk_content), and the CLI as tests and the main job run it (cli).
+
+Attach to the local Dagger engine and registry that scripts/engine starts.
 
 The engine is real (built from Go modules, see scripts/engine); this module only starts it when it is
 not running and puts the client environment in place, so `dagger.connection()` reaches it.
@@ -10,9 +13,9 @@ import functools
 import os
 import shlex
 import subprocess
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[3]
+from dojangkok_local import ROOT
+
 ENGINE_SCRIPT = ROOT / "scripts" / "engine"
 
 

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from . import ROOT, client_env
+from dojangkok_local.engine import ROOT, client_env
 
 # Secrets the emulators accept; handed to the CLI by name (env:…), as CI hands over its OIDC session.
 EMULATOR_SECRETS = {"DOJANGKOK_EMULATOR_KEY_ID": "emulator", "DOJANGKOK_EMULATOR_SECRET": "emulator"}

@@ -39,7 +39,7 @@ from pathlib import Path
 import dagger
 from dagger import dag
 
-from .. import bases
+from dojangkok_local import bases
 
 DAGGER_VERSION = "v0.21.8"
 SDK_TARBALL = "dagger-v0.21.8-sdk-python.tar.gz"

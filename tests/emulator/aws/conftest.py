@@ -14,8 +14,8 @@ import boto3
 import pytest
 from dojangkok.deploy.blue_green import AwsClients, Backoff, BlueGreen, aws_clients
 from dojangkok_local.api_models import enforce_aws_models
-from dojangkok_local.aws import AwsEmulator, EmulatorControl, aws_emulator
-from dojangkok_local.aws_infra import REGION, Infra, provision
+from dojangkok_local.aws.infra import REGION, Infra, provision
+from dojangkok_local.aws.server import AwsEmulator, EmulatorControl, aws_emulator
 
 
 @pytest.fixture(scope="session")

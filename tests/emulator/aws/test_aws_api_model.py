@@ -10,7 +10,7 @@ import pytest
 from dojangkok.deploy import Outcome
 from dojangkok.deploy.blue_green import Backoff, BlueGreen, aws_clients
 from dojangkok_local.api_models import ApiModelError, enforce_aws_models
-from dojangkok_local.aws_infra import REGION, ecr_image
+from dojangkok_local.aws.infra import REGION, ecr_image
 
 pytestmark = pytest.mark.emulator
 

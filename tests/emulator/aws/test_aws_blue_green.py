@@ -9,8 +9,8 @@ import boto3
 import pytest
 from dojangkok.deploy import DeployError, Outcome
 from dojangkok.deploy.blue_green import AwsClients, Backoff, BlueGreen, aws_clients
-from dojangkok_local.aws_infra import REGION, Infra
-from dojangkok_local.aws_infra import ecr_image as image
+from dojangkok_local.aws.infra import REGION, Infra
+from dojangkok_local.aws.infra import ecr_image as image
 from dojangkok_local.emulator_common import FakeClock
 
 pytestmark = pytest.mark.emulator

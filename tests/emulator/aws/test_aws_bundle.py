@@ -15,7 +15,7 @@ import yaml
 from dojangkok.catalogue import service
 from dojangkok.deploy import DeployError
 from dojangkok.deploy.blue_green import DEFAULT_BUNDLE_DIR, build_bundle, bundle_key
-from dojangkok_local.aws_infra import ecr_image as image
+from dojangkok_local.aws.infra import ecr_image as image
 
 pytestmark = pytest.mark.emulator
 

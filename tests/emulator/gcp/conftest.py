@@ -10,9 +10,9 @@ import pytest
 from dojangkok.deploy.cloud_deploy import CloudDeploy
 from dojangkok.deploy.rolling import GcpClients, RollingUpdate, gcp_clients
 from dojangkok_local.emulator_common import FakeClock
-from dojangkok_local.gcp import FakeGcpServer, running
-from dojangkok_local.gcp_seed import GROUPS, PIPELINE, PROJECT, REGION, SIZES, TARGET, ZONE, seed_groups, seed_pipeline
-from dojangkok_local.gcp_seed import release_image as image
+from dojangkok_local.gcp.seed import GROUPS, PIPELINE, PROJECT, REGION, SIZES, TARGET, ZONE, seed_groups, seed_pipeline
+from dojangkok_local.gcp.seed import release_image as image
+from dojangkok_local.gcp.server import FakeGcpServer, running
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ from __future__ import annotations
 import pytest
 from dojangkok.deploy import DeployError, Outcome
 from dojangkok.deploy.rolling import RollingUpdate, gcp_clients
-from dojangkok_local.gcp import running
-from dojangkok_local.gcp_seed import GROUPS, PROJECT, ZONE, release_image, seed_groups
+from dojangkok_local.gcp.seed import GROUPS, PROJECT, ZONE, release_image, seed_groups
+from dojangkok_local.gcp.server import running
 
 pytestmark = pytest.mark.emulator
 

@@ -6,8 +6,8 @@ from collections import Counter
 
 import pytest
 from dojangkok.deploy import DeployError, Outcome
-from dojangkok_local.gcp_seed import PIPELINE, PROJECT, REGION, TARGET
-from dojangkok_local.gcp_seed import release_image as image
+from dojangkok_local.gcp.seed import PIPELINE, PROJECT, REGION, TARGET
+from dojangkok_local.gcp.seed import release_image as image
 from google.cloud import deploy_v1
 
 pytestmark = pytest.mark.emulator

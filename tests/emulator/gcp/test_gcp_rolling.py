@@ -7,8 +7,8 @@ from collections import Counter
 import pytest
 from dojangkok.deploy import DeployError, Outcome
 from dojangkok.deploy.rolling import LABEL_PREVIOUS, last_segment
-from dojangkok_local.gcp_seed import GROUPS, PROJECT, SIZES, ZONE, finish
-from dojangkok_local.gcp_seed import release_image as image
+from dojangkok_local.gcp.seed import GROUPS, PROJECT, SIZES, ZONE, finish
+from dojangkok_local.gcp.seed import release_image as image
 
 pytestmark = pytest.mark.emulator
 

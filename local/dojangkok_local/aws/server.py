@@ -2,7 +2,7 @@
 
 boto3 talks to the front exactly as to AWS (only `endpoint_url` differs). The front
 - answers CodeDeploy (`X-Amz-Target: CodeDeploy_20141006.*`) itself, with a deployment lifecycle moto lacks
-  (see aws_codedeploy.py), acting on moto's EC2 / Auto Scaling / ELBv2 state;
+  (see codedeploy.py), acting on moto's EC2 / Auto Scaling / ELBv2 state;
 - forwards every other request (S3, ECR, EC2, Auto Scaling, ELBv2, ...) to moto unchanged;
 - records every API call it receives, so tests can assert that bad input made no cloud call.
 
@@ -40,7 +40,7 @@ from urllib.parse import parse_qs, urlsplit
 from moto.server import ThreadedMotoServer
 from werkzeug.wrappers import Request, Response
 
-from dojangkok_local.aws_codedeploy import ApiError, CodeDeploy, Timing
+from dojangkok_local.aws.codedeploy import ApiError, CodeDeploy, Timing
 from dojangkok_local.emulator_common import HOST, CallLog, ControlClient, LocalServer, json_response
 
 CONTROL = "/_dojangkok/"
@@ -316,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with aws_emulator(args.port, step_seconds=args.step_seconds, minute_seconds=args.minute_seconds) as emulator:
         for env in args.provision:
-            from dojangkok_local.aws_infra import provision  # boto3 resources only when asked for
+            from dojangkok_local.aws.infra import provision  # boto3 resources only when asked for
 
             infra = provision(emulator.endpoint, region=args.region, env=env)
             print(json.dumps({"provisioned": env, **dataclasses.asdict(infra)}), flush=True)

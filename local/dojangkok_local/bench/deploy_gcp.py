@@ -1,6 +1,6 @@
 """Benchmark of the GCP drivers against the local fake: API calls per deploy and overhead.
 
-    scripts/bench-deploy gcp [--json]      (or: python -m dojangkok_local.gcp_bench [--json])
+    scripts/bench-deploy gcp [--json]      (or: python -m dojangkok_local.bench.deploy_gcp [--json])
 
 Per service, a rolling update (release, release failing health and rolled back, rollback on demand), then the same
 through a Cloud Deploy pipeline for ai-server. The drivers wait on a FakeClock (their sleeps only advance it), so
@@ -19,8 +19,7 @@ from dojangkok.deploy.cloud_deploy import CloudDeploy
 from dojangkok.deploy.rolling import RollingUpdate, gcp_clients
 
 from dojangkok_local.emulator_common import FakeClock, Measured, report
-from dojangkok_local.gcp import FakeGcpServer, running
-from dojangkok_local.gcp_seed import (
+from dojangkok_local.gcp.seed import (
     GROUPS,
     PIPELINE,
     PROJECT,
@@ -32,6 +31,7 @@ from dojangkok_local.gcp_seed import (
     seed_groups,
     seed_pipeline,
 )
+from dojangkok_local.gcp.server import FakeGcpServer, running
 
 
 def run() -> list[Measured]:
@@ -80,7 +80,8 @@ def _measure(gcp: FakeGcpServer, scenario: str, action: Callable[[], DeployResul
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m dojangkok_local.gcp_bench", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m dojangkok_local.bench.deploy_gcp",
+                                     description=__doc__.split("\n\n")[0])
     parser.add_argument("--json", action="store_true", help="one JSON object a run")
     args = parser.parse_args(argv)
     report(run(), as_json=args.json, note="group polls are compute.instanceGroupManagers.get")

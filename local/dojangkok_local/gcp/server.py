@@ -33,10 +33,10 @@ from dataclasses import dataclass
 
 from flask import Flask, Response, request
 
-from .api_models import check_gcp_body
-from .emulator_common import CallLog, ControlClient, LocalServer, json_response
-from .gcp_compute import ApiError, Compute
-from .gcp_deploy import CloudDeploy, DeployApiError
+from dojangkok_local.api_models import check_gcp_body
+from dojangkok_local.emulator_common import CallLog, ControlClient, LocalServer, json_response
+from dojangkok_local.gcp.compute import ApiError, Compute
+from dojangkok_local.gcp.deploy import CloudDeploy, DeployApiError
 
 P = r"(?P<project>[^/]+)"
 Z = r"(?P<zone>[^/]+)"
@@ -289,7 +289,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     with running(args.port, tick_seconds=args.tick_seconds, phase_ticks=args.phase_ticks,
                  ticks_per_read=args.ticks_per_read, operation_polls=args.operation_polls) as server:
-        from .gcp_seed import seed_environment  # imports the pipeline's own package: only when asked
+        from dojangkok_local.gcp.seed import seed_environment  # imports the pipeline's own package: only when asked
 
         for env in args.seed:
             seeded = seed_environment(server.endpoint, env)

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import ClassVar
 
-from .gcp_compute import DIGEST
+from dojangkok_local.gcp.compute import DIGEST
 
 ID = re.compile(r"^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$")
 TYPE = "type.googleapis.com/google.cloud.deploy.v1."

@@ -1,6 +1,6 @@
 """Build benchmark through the released CLI: prints numbers, asserts nothing.
 
-    python -m dojangkok_local.bench_build [--platform linux/amd64] [--keep-cache]
+    python -m dojangkok_local.bench.build [--platform linux/amd64] [--keep-cache]
 
 1. cold build of every image (`dagger call build`, engine cache pruned first, unless --keep-cache),
 2. the same build again with nothing changed (ratio to cold),
@@ -24,8 +24,8 @@ import dagger
 from dagger import dag
 from dojangkok import catalogue
 
-from . import ROOT, bases, engine
-from .engine.cli import call
+from dojangkok_local import ROOT, bases, engine
+from dojangkok_local.engine.cli import call
 
 NAIVE = ROOT / "local" / "bench-naive"
 CHANGED_SERVICE = "ai-server"

@@ -33,11 +33,11 @@ from dagger import dag
 from dojangkok import catalogue
 from dojangkok.images import base_args
 
-from . import engine
-from .registry import RegistryApi
+from dojangkok_local import ROOT, engine
+from dojangkok_local.registry import RegistryApi
 
 SUITE = "bookworm"
-STAND_INS = engine.ROOT / "local" / "stand-ins"
+STAND_INS = ROOT / "local" / "stand-ins"
 CACHE = Path(os.environ.get("DOJANGKOK_CACHE", Path.home() / ".cache" / "dojangkok"))
 HOST = "linux/amd64"
 # Which stand-in recipe (local/stand-ins/NAME.Dockerfile) replaces each Dockerfile base ARG's production image.
@@ -55,7 +55,7 @@ CI_ARM64_ARGS = {"PYTHON_IMAGE"}  # ai-server, the smallest image, proves arm64 
 
 def module_base() -> str:
     """The base image the Python SDK runtime picks for ci/: python:X.Y-slim from `requires-python` (>=X.Y)."""
-    project = tomllib.loads((engine.ROOT / "ci" / "pyproject.toml").read_text())["project"]
+    project = tomllib.loads((ROOT / "ci" / "pyproject.toml").read_text())["project"]
     match = re.fullmatch(r"\s*(?:>=|==)\s*(3\.\d+)\S*\s*", project.get("requires-python", ""))
     if not match:
         raise SystemExit("ci/pyproject.toml: requires-python must read >=3.X for the runtime to pick python:3.X-slim")
@@ -66,7 +66,7 @@ def production_bases() -> dict[str, str]:
     """Production base image -> the ARG that names it (the module's base counts as PYTHON_IMAGE)."""
     images = {module_base(): "PYTHON_IMAGE"}
     for svc in catalogue.BUILT:
-        for arg, default in base_args((engine.ROOT / svc.dockerfile).read_text()).items():
+        for arg, default in base_args((ROOT / svc.dockerfile).read_text()).items():
             if arg not in RECIPES:
                 raise SystemExit(f"{svc.dockerfile}: base ARG {arg} has no stand-in; add it to bases.RECIPES")
             images.setdefault(default, arg)

@@ -1,6 +1,6 @@
 """Benchmark of the AWS Blue/Green driver against the local emulator: API calls per deploy and overhead.
 
-    scripts/bench-deploy aws [--json]      (or: python -m dojangkok_local.aws_bench [--json] [--step-seconds 0.05])
+    scripts/bench-deploy aws [--json]   (or: python -m dojangkok_local.bench.deploy_aws [--json] [--step-seconds 0.05])
 
 Runs, per service, what the pipeline meets (a first and a second release, a release whose green fleet is unhealthy
 and is rolled back, a rollback on demand), then a release that hangs until the timeout stops it and both services at
@@ -22,8 +22,8 @@ from dojangkok.deploy import DeployResult
 from dojangkok.deploy.blue_green import BlueGreen, aws_clients
 from dojangkok.deploy.common import Backoff
 
-from dojangkok_local.aws import AwsEmulator, aws_emulator
-from dojangkok_local.aws_infra import ecr_image, provision
+from dojangkok_local.aws.infra import ecr_image, provision
+from dojangkok_local.aws.server import AwsEmulator, aws_emulator
 from dojangkok_local.emulator_common import Measured, report
 
 SERVICES = ("frontend", "backend")
@@ -112,7 +112,8 @@ def _concurrent(emulator: AwsEmulator, measure, deploy) -> list[Measured]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m dojangkok_local.aws_bench", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m dojangkok_local.bench.deploy_aws",
+                                     description=__doc__.split("\n\n")[0])
     parser.add_argument("--json", action="store_true", help="one JSON object a run")
     parser.add_argument("--step-seconds", type=float, default=0.05, help="emulated duration of a lifecycle step")
     args = parser.parse_args(argv)

@@ -1,0 +1,3 @@
+from dojangkok_local.aws.server import main
+
+raise SystemExit(main())

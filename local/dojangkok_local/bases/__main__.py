@@ -1,0 +1,5 @@
+import asyncio
+
+from dojangkok_local.bases import main
+
+asyncio.run(main())

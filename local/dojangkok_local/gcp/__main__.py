@@ -1,0 +1,3 @@
+from dojangkok_local.gcp.server import main
+
+raise SystemExit(main())

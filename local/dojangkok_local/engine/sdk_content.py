@@ -224,10 +224,13 @@ def included(rel: str) -> bool:
     return any(rel.startswith(p) if p.endswith("/") else fnmatch.fnmatch(rel, p) for p in PYTHON_SDK_INCLUDE)
 
 
-def vendored_sdk(mirror: Path, dest: Path) -> None:
-    """The dagger-io tree the engine vendors into a module (content minus dist/), e.g. ci/sdk for `uv lock`."""
+def vendored_sdk(source: Path, dest: Path) -> None:
+    """The dagger-io tree the engine vendors into a module (content minus dist/), e.g. ci/sdk for `uv lock`.
+
+    ``source`` is the mirror (its v0.21.8 tarball) or a checkout of the release's sdk/python (GitHub Actions).
+    """
     with tempfile.TemporaryDirectory(prefix="dojangkok-sdk-") as tmp:
-        sdk = python_sdk_tree(mirror, Path(tmp))
+        sdk = source if (source / "pyproject.toml").is_file() else python_sdk_tree(source, Path(tmp))
         shutil.rmtree(dest, ignore_errors=True)
         for path in sorted(sdk.rglob("*")):
             rel = path.relative_to(sdk)
@@ -238,7 +241,8 @@ def vendored_sdk(mirror: Path, dest: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--mirror", type=Path, required=True, help="the dependency mirror (../shared/mirror)")
+    parser.add_argument("--mirror", type=Path, required=True,
+                        help="the dependency mirror (../shared/mirror); for vendor also a checkout of sdk/python")
     sub = parser.add_subparsers(dest="command", required=True)
     content = sub.add_parser("build", help="build the content into --out (needs a running engine)")
     content.add_argument("--codegen", type=Path, required=True, help="codegen binary built with the engine")
@@ -249,6 +253,9 @@ def main(argv: list[str] | None = None) -> int:
     vendor.add_argument("dest", type=Path)
     args = parser.parse_args(argv)
     mirror = args.mirror.resolve()
+    if args.command == "vendor" and (mirror / "pyproject.toml").is_file():
+        vendored_sdk(mirror, args.dest)
+        return 0
     if not (mirror / SDK_TARBALL).is_file():
         parser.error(f"{mirror} has no {SDK_TARBALL}: pass the dependency mirror (../shared/mirror, see its README)")
     if args.command == "key":

@@ -7,6 +7,12 @@ import os
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+BUNDLE_DIR = ROOT / "deploy" / "aws"  # what the CodeDeploy revisions bundle
+
+
+def startup_template() -> str:
+    """The GCP instances' startup script template of this checkout."""
+    return (ROOT / "deploy" / "gcp" / "startup-script.sh").read_text()
 
 
 def settings(env: str):

@@ -40,11 +40,14 @@ def test_plan_prints_tables_and_touches_nothing(engine_env):
 
 def test_plan_json_is_only_the_result_on_stdout(engine_env):
     out = call("plan", "--env", "prd", "--version", "v1.0.2", "--commit", "a1b2c3d", "--format", "json")
-    piped = subprocess.run(["jq", "-c", "[.services[] | {service, image}]"], input=out, capture_output=True,
-                           text=True, check=True)
-    images = {s["service"]: s["image"] for s in json.loads(piped.stdout)}
-    assert images["frontend"].endswith("/dojangkok/frontend:prod-v1.0.2-a1b2c3d")
-    assert images["ai-server"].startswith("asia-northeast3-docker.pkg.dev/dojangkok-prd/")
+    piped = subprocess.run(["jq", "-c", "[.services[] | {service, image, platforms, accelerator}]"], input=out,
+                           capture_output=True, text=True, check=True)
+    services = {s["service"]: s for s in json.loads(piped.stdout)}
+    assert services["frontend"]["image"].endswith("/dojangkok/frontend:prod-v1.0.2-a1b2c3d")
+    assert services["ai-server"]["image"].startswith("asia-northeast3-docker.pkg.dev/dojangkok-prd/")
+    # Where the seed contradicts the clouds, the plan shows what the clouds offer (dojangkok/machines.py).
+    assert services["ai-server"]["platforms"] == ["linux/arm64", "linux/amd64"]
+    assert services["vllm"]["accelerator"] == "nvidia-l4"
 
 
 def test_settings_are_overridden_by_the_modules_own_argument(engine_env):

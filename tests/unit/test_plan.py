@@ -22,6 +22,7 @@ from dojangkok.plan import (
 )
 from dojangkok.report import OutputFormat
 from dojangkok.tags import TagError, is_valid_tag
+from dojangkok_local import BUNDLE_DIR, startup_template
 
 pytestmark = pytest.mark.unit
 
@@ -294,7 +295,8 @@ def test_api_calls_follow_the_deploy_drivers():
     """The plan names the calls the real drivers would make (their own dry-run lists), so the two cannot drift."""
     digest = "@sha256:" + "0" * 64
 
-    driver = blue_green.BlueGreen(blue_green.AwsClients(s3=None, codedeploy=None), bucket="dojangkok-prd-bundles")
+    driver = blue_green.BlueGreen(blue_green.AwsClients(s3=None, codedeploy=None), bucket="dojangkok-prd-bundles",
+                                  bundle_dir=BUNDLE_DIR)
     calls = driver.plan(
         "frontend", f"1.dkr.ecr.r.amazonaws.com/dojangkok/frontend{digest}", application="a", deployment_group="g"
     )
@@ -302,7 +304,8 @@ def test_api_calls_follow_the_deploy_drivers():
     assert expected[-1] == "codedeploy:StopDeployment" and "StopDeployment" in by_name(prd())["frontend"].on_failure
     assert ["ecr:GetAuthorizationToken", *expected[:-1]] == list(BLUE_GREEN_CALLS)
 
-    driver = rolling.RollingUpdate(project="p", zone="asia-northeast3-b", clients=None)
+    driver = rolling.RollingUpdate(project="p", zone="asia-northeast3-b", clients=None,
+                                   startup_template=startup_template())
     calls = driver.plan("vllm", f"asia-northeast3-docker.pkg.dev/p/dojangkok/vllm{digest}", group="g")
     assert _unique(c.api for c in calls) == list(ROLLING_CALLS)
 

@@ -100,8 +100,9 @@ class Build:
 
     @function
     def summary(self) -> str:
-        """What was built: one line per service and platform."""
-        return "".join(f"{i.service:10} {i.platform}  built\n" for i in self.images)
+        """What was built: a row per service and platform."""
+        rows = [(i.service, str(i.platform)) for i in self.images]
+        return render("Built", [Section(header=("service", "platform"), rows=rows)], rows, OutputFormat.text)
 
     @function
     def export(self) -> dagger.Directory:

@@ -6,6 +6,8 @@ from typing import Annotated
 import dagger
 from dagger import Doc, field, function, object_type
 
+from .report import OutputFormat, Section, render
+
 REPORTS_DIR = "/reports"  # where the Dockerfiles' test stages leave JUnit XML
 OUTPUT_TAIL = 60  # lines of a failing suite's output shown in the error
 
@@ -45,8 +47,9 @@ class TestSuite:
 
     @function
     def summary(self) -> str:
-        """Which services' tests ran and passed."""
-        return "\n".join(f"{run.service:10} passed" for run in self.runs)
+        """Which services' tests ran and passed, as a table."""
+        rows = [(run.service, "passed") for run in self.runs]
+        return render("Tests", [Section(header=("service", "result"), rows=rows)], rows, OutputFormat.text)
 
 
 async def run_all(stages: dict[str, dagger.Container]) -> TestSuite:

@@ -22,6 +22,7 @@ from dojangkok.deploy import DeployResult
 from dojangkok.deploy.blue_green import BlueGreen, aws_clients
 from dojangkok.deploy.common import Backoff
 
+from dojangkok_local import BUNDLE_DIR
 from dojangkok_local.aws.infra import ecr_image, provision
 from dojangkok_local.aws.server import AwsEmulator, aws_emulator
 from dojangkok_local.emulator_common import Measured, report
@@ -57,7 +58,8 @@ def run(step_seconds: float) -> tuple[list[Measured], int]:
 
         def driver(timeout: float = 120) -> BlueGreen:
             backoff = Backoff(step_seconds, 2, step_seconds * 8)
-            return BlueGreen(clients, bucket=infra.bucket, timeout=timeout, backoff=backoff, sleep=waits.sleep)
+            return BlueGreen(clients, bucket=infra.bucket, timeout=timeout, backoff=backoff, sleep=waits.sleep,
+                             bundle_dir=BUNDLE_DIR)
 
         def measure(scenario: str, action: Callable[[], DeployResult], alone: bool = True) -> Measured:
             waits.reset()

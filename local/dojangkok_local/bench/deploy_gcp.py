@@ -18,6 +18,7 @@ from dojangkok.deploy import DeployResult
 from dojangkok.deploy.cloud_deploy import CloudDeploy
 from dojangkok.deploy.rolling import RollingUpdate, gcp_clients
 
+from dojangkok_local import startup_template
 from dojangkok_local.emulator_common import FakeClock, Measured, report
 from dojangkok_local.gcp.seed import (
     GROUPS,
@@ -40,7 +41,7 @@ def run() -> list[Measured]:
         clock = FakeClock()
 
         def rolling() -> RollingUpdate:
-            return RollingUpdate(project=PROJECT, zone=ZONE, clients=clients,
+            return RollingUpdate(project=PROJECT, zone=ZONE, clients=clients, startup_template=startup_template(),
                                  sleep=clock.sleep, clock=clock)
 
         seed_groups(clients, rolling(), GROUPS, {s: release_image(s, 1) for s in GROUPS}, SIZES)

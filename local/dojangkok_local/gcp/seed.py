@@ -100,11 +100,12 @@ def seed_environment(endpoint: str, env: str) -> dict[str, str]:
     from dojangkok.deploy.cloud_deploy import pipeline_and_target
     from dojangkok.deploy.rolling import gcp_clients
 
-    from dojangkok_local import settings
+    from dojangkok_local import settings, startup_template
 
     gcp = settings(env).gcp
     clients = gcp_clients(gcp.project, endpoint=endpoint)
-    driver = RollingUpdate(project=gcp.project, zone=gcp.zone, clients=clients)
+    driver = RollingUpdate(project=gcp.project, zone=gcp.zone, clients=clients,
+                           startup_template=startup_template())
     groups = {service: g.instance_group for service, g in gcp.groups.items()}
     images = {s: first_image(gcp.region, gcp.project, gcp.repository, s) for s in groups}
     templates = seed_groups(clients, driver, groups, images)

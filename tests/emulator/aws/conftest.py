@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import boto3
 import pytest
 from dojangkok.deploy.blue_green import AwsClients, Backoff, BlueGreen, aws_clients
+from dojangkok_local import BUNDLE_DIR
 from dojangkok_local.api_models import enforce_aws_models
 from dojangkok_local.aws.infra import REGION, Infra, provision
 from dojangkok_local.aws.server import AwsEmulator, EmulatorControl, aws_emulator
@@ -58,4 +59,5 @@ def clients(emulator: AwsEmulator, session: boto3.Session) -> AwsClients:
 
 @pytest.fixture
 def driver(clients: AwsClients, infra: Infra) -> BlueGreen:
-    return BlueGreen(clients, bucket=infra.bucket, backoff=Backoff(0.02, 1.5, 0.1), timeout=30, stop_timeout=30)
+    return BlueGreen(clients, bucket=infra.bucket, backoff=Backoff(0.02, 1.5, 0.1), timeout=30, stop_timeout=30,
+                     bundle_dir=BUNDLE_DIR)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 from dojangkok.deploy import Outcome
 from dojangkok.deploy.blue_green import Backoff, BlueGreen, aws_clients
+from dojangkok_local import BUNDLE_DIR
 from dojangkok_local.api_models import ApiModelError, enforce_aws_models
 from dojangkok_local.aws.infra import REGION, ecr_image
 
@@ -25,7 +26,8 @@ def blue_green_with(emulator, session, infra, *, enforced: bool) -> BlueGreen:
 
     clients.codedeploy.meta.events.register_first("before-parameter-build.codedeploy.CreateDeployment",
                                                   wrong_overwrite_mode)
-    return BlueGreen(clients, bucket=infra.bucket, backoff=Backoff(0.02, 1.5, 0.1), timeout=30, stop_timeout=30)
+    return BlueGreen(clients, bucket=infra.bucket, backoff=Backoff(0.02, 1.5, 0.1), timeout=30, stop_timeout=30,
+                     bundle_dir=BUNDLE_DIR)
 
 
 def test_a_codedeploy_request_outside_the_model_fails_though_the_emulator_takes_it(emulator, session, infra):

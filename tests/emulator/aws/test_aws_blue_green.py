@@ -9,6 +9,7 @@ import boto3
 import pytest
 from dojangkok.deploy import DeployError, Outcome
 from dojangkok.deploy.blue_green import AwsClients, Backoff, BlueGreen, aws_clients
+from dojangkok_local import BUNDLE_DIR
 from dojangkok_local.aws.infra import REGION, Infra
 from dojangkok_local.aws.infra import ecr_image as image
 from dojangkok_local.emulator_common import FakeClock
@@ -188,6 +189,7 @@ def test_timeout_stops_the_deployment_with_rollback(driver, clients, infra, cont
         backoff=Backoff(5, 2, 30),
         sleep=clock.sleep,
         clock=clock,
+        bundle_dir=BUNDLE_DIR,
     )
     live_tg = serving(clients, fe.listener)
     before = asg_names(clients)
@@ -417,7 +419,7 @@ def test_a_running_deployment_in_the_group_is_reported_with_the_fix(driver, clie
 
 
 def test_missing_bucket_names_the_setting(clients, infra, control):
-    driver = BlueGreen(clients, bucket="dojangkok-nowhere", backoff=Backoff(0.02, 1.5, 0.1))
+    driver = BlueGreen(clients, bucket="dojangkok-nowhere", backoff=Backoff(0.02, 1.5, 0.1), bundle_dir=BUNDLE_DIR)
     with pytest.raises(DeployError, match="create the revisions bucket dojangkok-nowhere"):
         deploy(driver, infra, "frontend", "a")
     assert "CreateDeployment" not in [c["operation"] for c in control.calls()]
@@ -430,7 +432,7 @@ def test_missing_credentials_fail_before_any_call(emulator, infra, control, monk
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # no instance-metadata probe from a laptop or CI
     nobody = aws_clients(REGION, emulator.endpoint, session=boto3.Session())
-    driver = BlueGreen(nobody, bucket=infra.bucket)
+    driver = BlueGreen(nobody, bucket=infra.bucket, bundle_dir=BUNDLE_DIR)
 
     with pytest.raises(DeployError, match="no AWS credentials"):
         deploy(driver, infra, "frontend", "a")
@@ -451,7 +453,8 @@ def test_ready_wait_is_continued_by_the_driver(clients, infra):
         blueGreenDeploymentConfiguration=hold,
     )
     progress: list[str] = []
-    driver = BlueGreen(clients, bucket=infra.bucket, backoff=Backoff(0.02, 1.5, 0.1), progress=progress.append)
+    driver = BlueGreen(clients, bucket=infra.bucket, backoff=Backoff(0.02, 1.5, 0.1), progress=progress.append,
+                       bundle_dir=BUNDLE_DIR)
 
     result = deploy(driver, infra, "frontend", "a")
 

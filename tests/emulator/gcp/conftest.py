@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import pytest
 from dojangkok.deploy.cloud_deploy import CloudDeploy
 from dojangkok.deploy.rolling import GcpClients, RollingUpdate, gcp_clients
+from dojangkok_local import startup_template
 from dojangkok_local.emulator_common import FakeClock
 from dojangkok_local.gcp.seed import GROUPS, PIPELINE, PROJECT, REGION, SIZES, TARGET, ZONE, seed_groups, seed_pipeline
 from dojangkok_local.gcp.seed import release_image as image
@@ -34,7 +35,7 @@ def clock() -> FakeClock:
 @pytest.fixture
 def rolling(clients: GcpClients, clock: FakeClock) -> Callable[..., RollingUpdate]:
     def make(**overrides) -> RollingUpdate:
-        settings = dict(project=PROJECT, zone=ZONE, clients=clients,
+        settings = dict(project=PROJECT, zone=ZONE, clients=clients, startup_template=startup_template(),
                         network=f"projects/{PROJECT}/global/networks/dojangkok",
                         subnetwork=f"projects/{PROJECT}/regions/{REGION}/subnetworks/dojangkok-ai-private",
                         service_account=f"dojangkok-ai@{PROJECT}.iam.gserviceaccount.com",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 from dojangkok.deploy import DeployError, Outcome
 from dojangkok.deploy.rolling import RollingUpdate, gcp_clients
+from dojangkok_local import startup_template
 from dojangkok_local.gcp.seed import GROUPS, PROJECT, ZONE, release_image, seed_groups
 from dojangkok_local.gcp.server import running
 
@@ -29,7 +30,7 @@ def test_a_compute_request_outside_the_model_fails_though_the_fake_takes_it(monk
     monkeypatch.setattr(RollingUpdate, "update_patch", wrong_replacement_method)
     with running(check_model=check_model) as gcp:
         driver = RollingUpdate(project=PROJECT, zone=ZONE, clients=gcp_clients(PROJECT, endpoint=gcp.endpoint),
-                               poll_initial=0.01, poll_max=0.05)
+                               poll_initial=0.01, poll_max=0.05, startup_template=startup_template())
         seed_groups(driver.clients, driver, {"ai-server": AI}, {"ai-server": release_image("ai-server", 1)})
         gcp.settle()
         if not check_model:

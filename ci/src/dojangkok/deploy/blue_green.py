@@ -34,8 +34,6 @@ from dojangkok.deploy.common import IMAGE_BY_DIGEST, Backoff, PlannedCall, catal
 log = logging.getLogger(__name__)
 
 STRATEGY = "codedeploy-blue-green"
-# ci/src/dojangkok/deploy/blue_green.py -> repository root; the Dagger layer passes its own copy instead.
-DEFAULT_BUNDLE_DIR = Path(__file__).resolve().parents[4] / "deploy" / "aws"
 BUNDLE_FILES = ("appspec.yml", "hooks/")  # what of deploy/aws/ goes into a revision; examples and rc files stay out
 REQUIRED_HOOKS = ("BeforeInstall", "AfterInstall", "ApplicationStart", "ValidateService")
 
@@ -143,7 +141,7 @@ def release_env(service: Service, image: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def build_bundle(service: Service, image: str, source: Path = DEFAULT_BUNDLE_DIR) -> bytes:
+def build_bundle(service: Service, image: str, source: Path) -> bytes:
     """The revision zip: appspec.yml, hooks/ and release.env. Byte-for-byte reproducible for the same inputs,
     so the S3 key (its hash) is stable and re-deploying the same release uploads the same object."""
     appspec = source / "appspec.yml"
@@ -243,7 +241,7 @@ class BlueGreen:
         timeout: float = 1800.0,
         stop_timeout: float = 600.0,
         backoff: Backoff = POLL_BACKOFF,
-        bundle_dir: Path = DEFAULT_BUNDLE_DIR,
+        bundle_dir: Path | None = None,  # deploy/aws of the source: what a revision bundles
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         progress: Callable[[str], None] = log.info,
@@ -366,6 +364,8 @@ class BlueGreen:
         entry = blue_green_service(service)
         parse_image(image)
         _check_names(application, deployment_group)
+        if self.bundle_dir is None:
+            raise DeployError("no bundle directory: pass bundle_dir, the deploy/aws folder of the source")
         bundle = build_bundle(entry, image, self.bundle_dir)
         return entry, bundle_key(entry, image, bundle, self.key_prefix), bundle
 

@@ -153,15 +153,6 @@ def render_startup_script(template: str, values: dict[str, str]) -> str:
     return PLACEHOLDER.sub(fill, template)
 
 
-def find_startup_template(start: Path | None = None) -> str:
-    here = (start or Path(__file__)).resolve()
-    for folder in [here, *here.parents]:
-        candidate = folder / STARTUP_SCRIPT
-        if candidate.is_file():
-            return candidate.read_text()
-    raise DeployError(f"{STARTUP_SCRIPT} not found above {here}: pass its text as RollingUpdate(startup_template=…)")
-
-
 @dataclass
 class _Wait:
     ok: bool
@@ -195,7 +186,7 @@ class RollingUpdate(GoogleApiCalls):
     retry_initial: float = 1.0  # google-api-core Retry on transient errors (429, 500, 503)
     retry_maximum: float = 30.0
     retry_timeout: float = 120.0
-    startup_template: str | None = None  # deploy/gcp/startup-script.sh text; found on disk when None
+    startup_template: str | None = None  # the text of deploy/gcp/startup-script.sh of the source
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.monotonic
     progress: Callable[[str], None] = lambda _line: None
@@ -221,6 +212,11 @@ class RollingUpdate(GoogleApiCalls):
             raise DeployError(f"max_surge={self.max_surge}: a rolling update with maxUnavailable 0 needs a surge of "
                               "at least 1 instance")
 
+    def _startup_template(self) -> str:
+        if self.startup_template is None:
+            raise DeployError(f"no startup script: pass startup_template, the text of {STARTUP_SCRIPT} of the source")
+        return self.startup_template
+
     def group_path(self, group: str) -> str:
         return f"projects/{self.project}/zones/{self.zone}/instanceGroupManagers/{group}"
 
@@ -235,7 +231,7 @@ class RollingUpdate(GoogleApiCalls):
         ref = parse_image(image)
         self._check_target(group)
         script = render_startup_script(
-            self.startup_template if self.startup_template is not None else find_startup_template(),
+            self._startup_template(),
             {
                 "service": svc.name,
                 "image": ref.reference,
@@ -541,6 +537,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=float(env("DOJANGKOK_TIMEOUT", "1800")))
     parser.add_argument("--poll-seconds", type=float, default=float(env("DOJANGKOK_POLL_SECONDS", "5")),
                         help="first wait between reads of the group (then x1.5, at most 30s; 0.2 suits the fake)")
+    parser.add_argument("--startup-script", type=Path, default=Path(env("DOJANGKOK_STARTUP_SCRIPT", STARTUP_SCRIPT)),
+                        help=f"the instances' startup script template (default: {STARTUP_SCRIPT} of the checkout)")
     parser.add_argument("--endpoint", default=env("DOJANGKOK_GCP_ENDPOINT", ""),
                         help="API endpoint, e.g. the local fake http://127.0.0.1:8085 (default: Google)")
     args = parser.parse_args(argv)
@@ -550,6 +548,7 @@ def main(argv: list[str] | None = None) -> int:
                            poll_initial=args.poll_seconds, poll_max=max(args.poll_seconds, 30.0),
                            progress=lambda line: print(line, file=sys.stderr, flush=True))
     try:
+        driver.startup_template = args.startup_script.read_text()
         if args.action == "rollback":
             rolling_service(args.service)
             driver._check_target(args.group)
@@ -561,7 +560,7 @@ def main(argv: list[str] | None = None) -> int:
         driver.clients = gcp_clients(args.project, endpoint=args.endpoint or None)
         result = (driver.deploy(args.service, args.image, group=args.group) if args.action == "deploy"
                   else driver.rollback(args.service, group=args.group))
-    except DeployError as error:
+    except (DeployError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(json.dumps(result.as_dict(), indent=2))

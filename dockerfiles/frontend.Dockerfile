@@ -41,6 +41,9 @@ COPY --from=build /app/public ./public
 # every route is dynamic and images are unoptimised, so Next never writes .next/cache (ISR or next/image
 # would need it: mount a writable volume there rather than chown the code).
 USER 10001:10001
+# Keep idle connections longer than the load balancer does (ALB: 60 s idle timeout; Node's default is 5 s): else the
+# balancer can reuse a connection the server is closing at that instant, and a user gets a 502 or a dropped request.
+ENV KEEP_ALIVE_TIMEOUT=65000
 EXPOSE 3000
 # Node itself does the check (global fetch): no wget/curl needed, the same on alpine and Debian bases.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \

@@ -3,11 +3,13 @@
 POST /analyze retrieves context from ChromaDB and asks vLLM for the analysis with the LoRA adapter of the
 request's type. GET /health is liveness: always 200, with the reachability of both upstreams in the body.
 Errors are RFC 9457 problem details: 422 for a bad request, 502/504 when an upstream fails or is too slow.
+FAULT_LATENCY_SECONDS / FAULT_ERROR_RATIO slow down or fail every route but /health, for release drills.
 """
 
 from __future__ import annotations
 
 import asyncio
+import random
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, Literal
@@ -70,6 +72,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
 
     app = FastAPI(title="Dojangkok AI server", version="0.1.0", lifespan=lifespan)
+
+    if settings.fault_latency or settings.fault_error_ratio:
+
+        @app.middleware("http")
+        async def injected_fault(request: Request, call_next):
+            if request.url.path == "/health":
+                return await call_next(request)
+            await asyncio.sleep(settings.fault_latency)
+            if random.random() < settings.fault_error_ratio:  # noqa: S311 - a drill, not cryptography
+                return problem(500, "Injected fault", "FAULT_ERROR_RATIO is set on this release")
+            return await call_next(request)
 
     @app.exception_handler(UpstreamError)
     async def upstream_failed(_: Request, exc: UpstreamError) -> JSONResponse:

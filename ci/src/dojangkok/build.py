@@ -20,7 +20,8 @@ from .tags import LATEST
 EnvArg = Annotated[Environment, Doc("dev (tag dev-{branch}-{time}) or prd (tag prod-{version}-{commit})")]
 BranchArg = Annotated[str, Doc("Git branch of a dev release, e.g. feat/login (dev only)")]
 VersionArg = Annotated[str, Doc("Release version, v + semver, e.g. v1.0.2 (prd only)")]
-CommitArg = Annotated[str, Doc("Git commit SHA, at least 7 hex characters (required for prd)")]
+CommitArg = Annotated[str, Doc("Git commit SHA, at least 7 hex characters: required for prd, labels the images")]
+REVISION_LABEL = "org.opencontainers.image.revision"
 FormatArg = Annotated[OutputFormat, Doc("text (tables), json (the same data) or markdown (for a step summary)")]
 
 
@@ -71,8 +72,13 @@ class Build:
     def services(self) -> list[str]:
         return list(dict.fromkeys(i.service for i in self.images))
 
-    def variants(self, service: str) -> list[dagger.Container]:
-        return [i.container for i in self.images if i.service == service]
+    def variants(self, service: str, commit: str = "") -> list[dagger.Container]:
+        """The service's platform images; with a commit, labelled with it (OCI `revision`, as docker/metadata-action
+        does): a config change only, so no layer is rebuilt, and one commit's image is findable by its label."""
+        containers = [i.container for i in self.images if i.service == service]
+        if commit:
+            containers = [c.with_label(REVISION_LABEL, commit.lower()) for c in containers]
+        return containers
 
     @property
     def access(self) -> Access:
@@ -156,7 +162,7 @@ class Build:
             if dry_run:
                 return f"{repository}:{tag}@sha256:{'0' * 64}"
             progress(f"pushing {repository}:{tag}")
-            return await ctr.publish(f"{repository}:{tag}", platform_variants=self.variants(svc.name))
+            return await ctr.publish(f"{repository}:{tag}", platform_variants=self.variants(svc.name, commit))
 
         unique = await asyncio.gather(*(push(s, tag) for s in services))
         results = []

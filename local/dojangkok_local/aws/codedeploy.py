@@ -89,6 +89,7 @@ class CodeDeploy:
     def __init__(self, moto_endpoint: str, timing: Timing | None = None) -> None:
         self.moto_endpoint = moto_endpoint
         self.timing = timing or Timing()
+        self.traffic = None  # an AwsTraffic when instances really run the release behind a real load balancer
         self._lock = threading.RLock()
         self._clients: dict[tuple[str, str], Any] = {}
         self.reset()
@@ -384,6 +385,9 @@ class CodeDeploy:
                 "ValidateService": lambda: self._validate_green(deployment, fleet, settings),
                 "AllowTraffic": lambda: self._reroute(deployment, fleet),
             }
+            if self.traffic is not None:  # the revision's own hooks run on the instances, and decide
+                for event in INSTALL_EVENTS:
+                    actions[event] = self._hooks(deployment, fleet, event)
             for event in INSTALL_EVENTS:
                 self._event(deployment, event, actions.get(event))
             self._wait_until_ready(deployment)
@@ -429,6 +433,20 @@ class CodeDeploy:
             raise
         record.update(status="Succeeded", endTime=time.time())
 
+    def _hooks(self, deployment: dict, fleet: _Fleet, event: str) -> Callable[[], None]:
+        def run() -> None:
+            from dojangkok_local.aws.traffic import HookFailed
+
+            try:
+                self.traffic.run_event(deployment, event, deployment["_bundle"],
+                                       self._instances(deployment["_region"], fleet.green_asg))
+            except HookFailed as error:
+                raise _Failure("HEALTH_CONSTRAINTS" if event == "ValidateService" else "SCRIPT_FAILED",
+                               f"The overall deployment failed because too many individual instances failed "
+                               f"deployment: {error}") from error
+
+        return run
+
     def _check_revision(self, deployment: dict) -> dict[str, str]:
         """Download the bundle from S3 like the agent would; a missing or malformed revision fails the deployment."""
         location = deployment["revision"]["s3Location"]
@@ -439,7 +457,8 @@ class CodeDeploy:
                 "REVISION_MISSING", f"The revision s3://{location['bucket']}/{location['key']} does not exist: {error}"
             ) from error
         try:
-            bundle = zipfile.ZipFile(io.BytesIO(body["Body"].read()))
+            deployment["_bundle"] = body["Body"].read()
+            bundle = zipfile.ZipFile(io.BytesIO(deployment["_bundle"]))
             names = set(bundle.namelist())
             appspec = yaml.safe_load(bundle.read("appspec.yml"))
             for event, scripts in (appspec.get("hooks") or {}).items():
@@ -510,6 +529,8 @@ class CodeDeploy:
             deployment["targetInstances"] = {"autoScalingGroups": [fleet.green_asg]}
             deployment["_targets"] = instances
             deployment["deploymentOverview"] = _overview(InProgress=len(instances))
+        if self.traffic is not None:
+            self.traffic.launch(instances)
         return fleet
 
     def _traffic_layout(self, deployment: dict, blue: dict) -> _Fleet:
@@ -569,6 +590,10 @@ class CodeDeploy:
 
     def _reroute(self, deployment: dict, fleet: _Fleet) -> None:
         region = deployment["_region"]
+        if self.traffic is not None:  # AllowTraffic waits for the green targets to pass their health check
+            green = self._instances(region, fleet.green_asg)
+            if fleet.pair:
+                self.traffic.wait_healthy(green)
         if fleet.pair:
             for listener in fleet.listeners:
                 _forward(self._client("elbv2", region), listener, fleet.green_tgs[0])
@@ -577,8 +602,12 @@ class CodeDeploy:
             blue = [i for name in fleet.blue_asgs for i in self._instances(region, name)]
             for arn in fleet.green_tgs:
                 _register(self._client("elbv2", region), arn, green)
+                if self.traffic is not None:
+                    self.traffic.wait_healthy(green)
                 _deregister(self._client("elbv2", region), arn, blue)
         fleet.switched = True
+        if self.traffic is not None:
+            self.traffic.sync()
 
     def _terminate_blue(self, deployment: dict, fleet: _Fleet) -> None:
         option = (deployment.get("blueGreenDeploymentConfiguration") or {}).get(
@@ -667,6 +696,8 @@ class CodeDeploy:
             for arn in fleet.blue_tgs:
                 _register(self._client("elbv2", region), arn, blue)
         fleet.switched = False
+        if self.traffic is not None:
+            self.traffic.sync()
         if fleet.green_asg:
             self._delete_asg(region, fleet.green_asg, fleet.green_tgs)
 
@@ -703,6 +734,8 @@ class CodeDeploy:
         instances = self._instances(region, name)
         for arn in target_groups:
             _deregister(self._client("elbv2", region), arn, instances)
+        if self.traffic is not None:  # drained for the deregistration delay, then gone
+            self.traffic.terminate(instances, target_groups)
         self._client("autoscaling", region).delete_auto_scaling_group(AutoScalingGroupName=name, ForceDelete=True)
         if instances:
             self._client("ec2", region).terminate_instances(InstanceIds=instances)

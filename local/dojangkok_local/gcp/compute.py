@@ -90,6 +90,7 @@ class Compute:
         self.op_reads: dict[tuple[str, str, str], int] = {}
         self.unhealthy_templates: set[str] = set()
         self.unhealthy_images: set[str] = set()  # digests ("sha256:…")
+        self.traffic = None  # a GcpTraffic: instances really boot and serve behind a real backend service
 
     # ---- operations -------------------------------------------------------------------------------------------
     def _operation(self, project: str, scope: str, kind: str, target: str) -> dict:
@@ -327,6 +328,9 @@ class Compute:
             self.tick()
 
     def _advance(self, group: Group) -> None:
+        if self.traffic is not None:
+            self._advance_serving(group)
+            return
         project = group.project
         autoheal = bool(group.body.get("autoHealingPolicies"))
         kept: list[Instance] = []
@@ -348,6 +352,36 @@ class Compute:
             kept.append(inst)
         group.instances = kept
         self._roll(group)
+        live = [i for i in group.instances if i.action != "DELETING"]
+        group.history.append((sum(i.action == "NONE" for i in live), len(live)))
+
+    def _advance_serving(self, group: Group) -> None:
+        """The same phases, each ended by what really happened on the instance and at the backend service."""
+        name = group.body["name"]
+        autoheal = bool(group.body.get("autoHealingPolicies"))
+        kept: list[Instance] = []
+        for inst in group.instances:
+            inst.age += 1
+            if inst.action == "DELETING":
+                if self.traffic.gone(inst.name):
+                    continue
+            elif inst.action in ("CREATING", "RECREATING"):
+                template = self.templates.get((group.project, inst.template), {})
+                if self.traffic.booted(inst.name, template) is not None:  # a failed boot fails its health check
+                    inst.action, inst.age = "VERIFYING", 0
+            elif inst.action == "VERIFYING":
+                healthy = self.traffic.healthy(name, inst.name)
+                if healthy:
+                    inst.action, inst.age = "NONE", 0
+                elif autoheal and self.traffic.verifying_for(inst.name) >= _initial_delay(group.body):
+                    self.traffic.recreate(name, inst.name)  # auto-healing gives up on it and starts it again
+                    inst.action, inst.age = "RECREATING", 0
+            kept.append(inst)
+        group.instances = kept
+        self._roll(group)
+        for inst in group.instances:
+            if inst.action == "DELETING":
+                self.traffic.delete(name, inst.name)  # drains first; idempotent
         live = [i for i in group.instances if i.action != "DELETING"]
         group.history.append((sum(i.action == "NONE" for i in live), len(live)))
 
@@ -400,3 +434,10 @@ def _fixed_or_percent(value: dict | None, size: int, *, default: int) -> int:
     if "percent" in value:
         return math.ceil(size * int(value["percent"]) / 100)
     return default
+
+
+def _initial_delay(group: dict) -> float:
+    """autoHealingPolicies[0].initialDelaySec: how long a new instance may fail its health check before it is
+    recreated (the API's default is 300)."""
+    policies = group.get("autoHealingPolicies") or [{}]
+    return float(policies[0].get("initialDelaySec", 300))

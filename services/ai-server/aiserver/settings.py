@@ -39,14 +39,24 @@ def _count(name: str, raw: str) -> int:
     return value
 
 
-def _ratio(name: str, raw: str) -> float:
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if not 0 <= value <= 2:
-        raise SettingsError(f"{name} must be a number between 0 and 2, got {raw!r}")
-    return value
+def _between(low: float, high: float, what: str) -> Callable[[str, str], float]:
+    """A parser of numbers from `low` to `high`; `what` says what the variable holds, for the error."""
+
+    def parse(name: str, raw: str) -> float:
+        try:
+            value = float(raw)
+        except ValueError:
+            value = low - 1
+        if not low <= value <= high:
+            raise SettingsError(f"{name} must be {what} between {low:g} and {high:g}, got {raw!r}")
+        return value
+
+    return parse
+
+
+_ratio = _between(0, 2, "a number")
+_delay = _between(0, 60, "seconds (0 = off)")
+_fraction = _between(0, 1, "a fraction (0 = off)")
 
 
 def _text(name: str, raw: str) -> str:
@@ -76,6 +86,10 @@ class Settings:
     health_timeout: float = field(default=2.0, metadata=_env("HEALTH_TIMEOUT_SECONDS", _seconds))
     max_tokens: int = field(default=512, metadata=_env("MAX_TOKENS", _count))
     temperature: float = field(default=0.2, metadata=_env("TEMPERATURE", _ratio))
+    # Fault switches for release drills (a deploy's analysis gate, zero-downtime runs); off in production.
+    # They touch every route but /health, as a real regression would: the instance stays healthy, users suffer.
+    fault_latency: float = field(default=0.0, metadata=_env("FAULT_LATENCY_SECONDS", _delay))
+    fault_error_ratio: float = field(default=0.0, metadata=_env("FAULT_ERROR_RATIO", _fraction))
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -1,0 +1,235 @@
+"""Zero downtime, measured: `dagger call deploy` / `rollback` through the real CLI while users send requests.
+
+A `Stack` is the local stack with traffic: the AWS emulator and the GCP fake, whose instances really run the
+releases (dojangkok_local.fleet, podman) behind a real load balancer (dojangkok_local.lb, haproxy), both following
+the emulators' state. A scenario sends a steady load through the load balancer before, during and after one CLI
+call, then says what users saw: requests, failures, latency, and which release answered each request; `problems`
+lists every broken promise (a failed request, blue answering after the switch, a broken release answering, a
+request nobody answered).
+
+Releases are real builds of this checkout told apart by their commit (`--commit` labels the image, so each is its
+own digest); a variant source changes one line of a Dockerfile: a release that cannot start, or one whose requests
+are slow (the ai-server's FAULT_LATENCY_SECONDS), so connections are in flight whenever an instance leaves.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import boto3
+
+from dojangkok_local import ROOT, settings
+from dojangkok_local.aws.infra import provision
+from dojangkok_local.aws.server import aws_emulator
+from dojangkok_local.aws.traffic import AwsTraffic
+from dojangkok_local.engine.cli import Emulated, dagger
+from dojangkok_local.fleet import Fleet
+from dojangkok_local.gcp.seed import seed_environment
+from dojangkok_local.gcp.server import running as gcp_fake
+from dojangkok_local.gcp.traffic import GcpTraffic
+from dojangkok_local.lb import LoadBalancer
+from dojangkok_local.load import Load, Sample, Summary, summarize
+
+ENV = "dev"
+RATE = 10  # requests per second, the whole time
+QUIET_SECONDS = 3.0  # of load before and after the CLI call
+DEREGISTRATION_DELAY = 10  # seconds a leaving target drains (the target group attribute; ALB default 300)
+CHECK_SECONDS, RISE, FALL = 5, 2, 2  # the target groups' health check: the API's shortest interval (default 30 s, 5, 2)
+PATHS = {"frontend": "/", "ai-server": "/openapi.json"}  # what users ask for (not the health path)
+OVERRIDES = ("DOJANGKOK_DEV_TIMEOUTS_POLL_SECONDS=1", "DOJANGKOK_DEV_TIMEOUTS_HEALTH_CHECK_SECONDS=60")
+
+SLOW = "ENV FAULT_LATENCY_SECONDS=1"  # ai-server: every user request takes a second, /health stays quick
+CANNOT_START = {  # the last CMD wins: a release whose process exits at once
+    "frontend": 'CMD ["node", "-e", "console.error(\'missing setting\'); process.exit(3)"]',
+    "ai-server": 'CMD ["python3", "-c", "raise SystemExit(\'missing setting\')"]',
+}
+
+
+@dataclass(frozen=True)
+class Release:
+    """One build to deploy: a name for reports, its commit (label, hence digest) and Dockerfile lines added."""
+
+    name: str
+    dockerfile_lines: tuple[str, ...] = ()
+
+    @property
+    def commit(self) -> str:
+        return hashlib.sha1(self.name.encode()).hexdigest()  # noqa: S324 - a made-up commit SHA, not security
+
+
+@dataclass
+class Outcome:
+    scenario: str
+    service: str
+    succeeded: bool  # the CLI call's exit status
+    summary: Summary
+    deploy_seconds: float
+    switch_seconds: float | None  # from the call's start to the listener switch (Blue/Green)
+    problems: list[str] = field(default_factory=list)
+    output: str = ""
+
+
+class Stack:
+    """The local stack with real instances behind haproxy; `deploy`/`rollback` run the real CLI against it."""
+
+    def __init__(self, registry: str, *, draining_seconds: float = DEREGISTRATION_DELAY) -> None:
+        self.registry = registry
+        self.draining_seconds = draining_seconds
+        self.names: dict[str, str] = {}  # digest -> release name
+        self.current: dict[str, str] = {}  # service -> release name it runs
+        self.previous: dict[str, str] = {}
+        self._exit = contextlib.ExitStack()
+        self._sources = Path(tempfile.mkdtemp(prefix="dojangkok-releases-"))
+
+    def __enter__(self) -> Stack:
+        try:
+            return self._start()
+        except BaseException:
+            self.__exit__()
+            raise
+
+    def _start(self) -> Stack:
+        enter = self._exit.enter_context
+        self.aws = enter(aws_emulator(step_seconds=0.05, minute_seconds=0.05))
+        self.gcp = enter(gcp_fake(tick_seconds=0.5))
+        self.aws.reset()
+        infra = provision(self.aws.endpoint, env=ENV)
+        elbv2 = boto3.Session(aws_access_key_id="emulator", aws_secret_access_key="emulator").client(  # noqa: S106
+            "elbv2", region_name=infra.region, endpoint_url=self.aws.moto_endpoint)
+        for svc in infra.services.values():
+            for group in (svc.blue_target_group, svc.green_target_group):
+                elbv2.modify_target_group(TargetGroupArn=group, HealthCheckIntervalSeconds=CHECK_SECONDS,
+                                          HealthyThresholdCount=RISE, UnhealthyThresholdCount=FALL)
+                elbv2.modify_target_group_attributes(TargetGroupArn=group, Attributes=[
+                    {"Key": "deregistration_delay.timeout_seconds", "Value": str(self.draining_seconds)}])
+        seed_environment(self.gcp.endpoint, ENV)
+        self.gcp.settle()
+        self.listeners = {name: svc.listener for name, svc in infra.services.items()}
+
+        self.fleet = Fleet().start()
+        self._exit.callback(self.fleet.stop)
+        self.lb = LoadBalancer()
+        self.aws_traffic = AwsTraffic(self.aws.moto_endpoint, infra.region, self.fleet, self.lb)
+        self.aws_traffic.configure()
+        self.gcp_traffic = GcpTraffic(self.fleet, self.lb, draining_seconds=self.draining_seconds)
+        self.gcp_traffic.configure({g.instance_group: s for s, g in settings(ENV).gcp.groups.items()})
+        self.lb.start()
+        self._exit.callback(self.lb.stop)
+        self.aws.codedeploy.traffic = self.aws_traffic
+        self.gcp.fake.compute.traffic = self.gcp_traffic
+        self._exit.callback(self._detach)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._exit.close()
+        shutil.rmtree(self._sources, ignore_errors=True)
+
+    def _detach(self) -> None:
+        self.aws.codedeploy.traffic = None
+        self.gcp.fake.compute.traffic = None
+
+    # ---- what users reach ------------------------------------------------------------------------------------
+    def url(self, service: str) -> str:
+        if service in self.listeners:
+            return self.aws_traffic.frontend(self.listeners[service]) + PATHS[service]
+        group = settings(ENV).gcp.groups[service].instance_group
+        return self.gcp_traffic.frontend(group) + PATHS[service]
+
+    def release_of(self, address: str) -> str:
+        """The release an instance ran, by name: the digest it was told to pull, as the deploys published it."""
+        instance = self.fleet.ever.get(address)
+        digest = instance.release.rpartition("@")[2] if instance else ""
+        return self.names.get(digest, digest[:19] or f"unknown instance {address}")
+
+    # ---- the CLI ---------------------------------------------------------------------------------------------
+    def call(self, *function: str, release: Release | None = None) -> subprocess.CompletedProcess:
+        source = ["--source", str(self.source(release))] if release and release.dockerfile_lines else []
+        overrides = [arg for value in OVERRIDES for arg in ("--override", value)]
+        local = Emulated(self.registry, self.aws.endpoint, self.gcp.endpoint).arguments()
+        return dagger("call", *source, *overrides, *local, *function, "--format", "json", check=False)
+
+    def source(self, release: Release) -> Path:
+        """This checkout with the release's Dockerfile lines added to every Dockerfile it changes."""
+        copy = self._sources / release.name
+        if not copy.exists():
+            ignore = shutil.ignore_patterns("node_modules", ".next", "__pycache__", "target", ".venv")
+            for part in ("services", "dockerfiles", "deploy"):
+                shutil.copytree(ROOT / part, copy / part, ignore=ignore)
+            for path in (copy / "dockerfiles").glob("*.Dockerfile"):
+                path.write_text(path.read_text() + "".join(f"{line}\n" for line in release.dockerfile_lines))
+        return copy
+
+    def deploy(self, service: str, release: Release) -> subprocess.CompletedProcess:
+        result = self.call("deploy", "--env", ENV, "--branch", "main", "--commit", release.commit,
+                           "--service", service, "--platform", "linux/amd64", release=release)
+        for instance in self.fleet.ever.values():  # what this call launched ran this release, even if it failed
+            self.names.setdefault(instance.release.rpartition("@")[2], release.name)
+        if result.returncode == 0:
+            self.previous[service], self.current[service] = self.current.get(service, ""), release.name
+        return result
+
+    def rollback(self, service: str) -> subprocess.CompletedProcess:
+        result = self.call("rollback", "--env", ENV, "--service", service)
+        if result.returncode == 0:
+            self.current[service], self.previous[service] = self.previous[service], self.current[service]
+        return result
+
+    # ---- a scenario ------------------------------------------------------------------------------------------
+    def measure(self, scenario: str, service: str, action: Callable[[], subprocess.CompletedProcess],
+                *, expect: str, never: str = "") -> Outcome:
+        """Load through `action`; `expect` must answer every request once switched (Blue/Green) or in the end,
+        the release running before may answer until then, `never` may answer no request at all."""
+        before = self.current.get(service, "")
+        switches = len(self.lb.switches)
+        with Load(self.url(service), rate=RATE) as load:
+            time.sleep(QUIET_SECONDS)
+            started = time.monotonic()
+            result = action()
+            finished = time.monotonic()
+            time.sleep(QUIET_SECONDS)
+        samples = load.samples
+        switched = [t for t, *_ in self.lb.switches[switches:]]
+        outcome = Outcome(scenario, service, result.returncode == 0, summarize(samples, self.release_of),
+                          round(finished - started, 1), round(switched[-1] - started, 1) if switched else None,
+                          output=result.stdout + result.stderr)
+        outcome.problems = self.problems(samples, switched, expect=expect, before=before, never=never)
+        return outcome
+
+    def problems(self, samples: list[Sample], switched: list[float], *, expect: str, before: str,
+                 never: str) -> list[str]:
+        found = []
+        failed = [s for s in samples if s.failed]
+        if failed:
+            found.append(f"{len(failed)} of {len(samples)} requests failed, e.g. {failed[0].error or failed[0].status}")
+        allowed = {expect, before}
+        for s in samples:
+            release = self.release_of(s.server) if s.server else ""
+            if s.failed:
+                continue
+            if never and release == never:
+                found.append(f"the release that failed its checks ({never}) answered a request")
+                break
+            if switched and s.sent > switched[-1] and release != expect:
+                found.append(f"{release} answered after the switch to {expect}")
+                break
+            if release not in allowed:
+                found.append(f"a request was answered by {release or 'no instance'}, neither {before} nor {expect}")
+                break
+        tail = [s for s in samples if s.sent > samples[-1].sent - 1] if samples else []
+        if tail and any(self.release_of(s.server) != expect for s in tail if not s.failed):
+            found.append(f"after the call, not every request is answered by {expect}")
+        return found
+
+
+@contextlib.contextmanager
+def stack(registry: str, **options) -> Iterator[Stack]:
+    with Stack(registry, **options) as running:
+        yield running

@@ -1,0 +1,47 @@
+"""The release-drill fault switches: users see the fault, the health check does not."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import respx
+from aiserver.settings import Settings, SettingsError
+from conftest import CHROMA, VLLM
+from fastapi.testclient import TestClient
+from main import create_app
+
+
+def app_with(**faults: float) -> TestClient:
+    return TestClient(create_app(Settings(vllm_url=VLLM, chroma_url=CHROMA, **faults)))
+
+
+def test_off_by_default() -> None:
+    settings = Settings.from_env({})
+    assert (settings.fault_latency, settings.fault_error_ratio) == (0.0, 0.0)
+
+
+def test_latency_slows_user_routes_but_not_health(upstreams: respx.MockRouter) -> None:
+    with app_with(fault_latency=0.3) as client:
+        started = time.monotonic()
+        assert client.get("/openapi.json").status_code == 200
+        slowed = time.monotonic() - started
+        started = time.monotonic()
+        assert client.get("/health").status_code == 200
+        health = time.monotonic() - started
+    assert slowed >= 0.3 > health
+
+
+def test_error_ratio_one_fails_every_user_request_and_health_stays_ok(upstreams: respx.MockRouter) -> None:
+    with app_with(fault_error_ratio=1.0) as client:
+        failed = client.get("/openapi.json")
+        assert failed.status_code == 500
+        assert "FAULT_ERROR_RATIO" in failed.json()["detail"]
+        assert client.get("/health").status_code == 200
+
+
+@pytest.mark.parametrize(("var", "value"), [("FAULT_LATENCY_SECONDS", "-1"), ("FAULT_LATENCY_SECONDS", "61"),
+                                            ("FAULT_ERROR_RATIO", "1.5"), ("FAULT_ERROR_RATIO", "half")])
+def test_a_bad_switch_names_the_variable(var: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=var):
+        Settings.from_env({var: value})

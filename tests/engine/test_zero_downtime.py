@@ -1,0 +1,83 @@
+"""Zero downtime as users see it: requests through a real load balancer (haproxy) while `dagger call deploy` rolls
+releases onto instances that really run them (podman, one network namespace each), on both emulated clouds.
+
+No timing is asserted: what must hold is that no request fails, that blue answers nothing once the listener has
+switched, that a release failing its checks never answers, that during a rolling update every request is answered
+by the old or the new release, and that turning draining off does lose requests (so the zero is measured).
+The full set of scenarios (rollbacks included) is scripts/bench-zero-downtime.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import pytest
+from dojangkok_local.bench.zero_downtime import RELEASES, UNDRAINED
+from dojangkok_local.zero_downtime import Stack
+
+pytestmark = pytest.mark.engine
+
+
+@contextlib.contextmanager
+def on_first_release(registry: str, cloud: str) -> Iterator[Stack]:
+    """A stack whose service of `cloud` already runs the first release (deployed without load)."""
+    service, first, *_ = RELEASES[cloud]
+    with Stack(registry) as stack:
+        assert stack.deploy(service, first).returncode == 0
+        yield stack
+
+
+@pytest.fixture(scope="module")
+def aws_stack(stand_ins, registry):
+    with on_first_release(registry, "aws") as stack:
+        yield stack
+
+
+@pytest.fixture(scope="module")
+def gcp_stack(stand_ins, registry):
+    with on_first_release(registry, "gcp") as stack:
+        yield stack
+
+
+def test_blue_green_switches_without_a_failed_request_and_blue_answers_nothing_after(aws_stack):
+    service, _, second, _ = RELEASES["aws"]
+    before = aws_stack.current[service]
+    outcome = aws_stack.measure("blue/green", service, lambda: aws_stack.deploy(service, second), expect=second.name)
+    assert outcome.succeeded, outcome.output[-2000:]
+    assert outcome.summary.failed == 0 and outcome.problems == [], outcome.problems
+    assert outcome.switch_seconds is not None  # one listener switch, after which only the new release answered
+    assert set(outcome.summary.served_by) == {before, second.name}
+
+
+def test_a_green_that_cannot_start_never_answers_and_blue_keeps_serving(aws_stack):
+    service, *_, broken = RELEASES["aws"]
+    serving = aws_stack.current[service]
+    outcome = aws_stack.measure("unhealthy green", service, lambda: aws_stack.deploy(service, broken),
+                                expect=serving, never=broken.name)
+    assert not outcome.succeeded and "rolled-back" in outcome.output
+    assert outcome.problems == [] and outcome.summary.failed == 0, outcome.problems
+    assert outcome.switch_seconds is None
+    assert set(outcome.summary.served_by) == {serving}
+
+
+def test_rolling_update_answers_every_request_by_the_old_or_the_new_release(gcp_stack):
+    service, _, second, _ = RELEASES["gcp"]
+    before = gcp_stack.current[service]
+    outcome = gcp_stack.measure("rolling", service, lambda: gcp_stack.deploy(service, second), expect=second.name)
+    assert outcome.succeeded, outcome.output[-2000:]
+    assert outcome.summary.failed == 0 and outcome.problems == [], outcome.problems
+    assert set(outcome.summary.served_by) == {before, second.name}
+    # Every request of this release takes a second: requests were in flight whenever an old instance left.
+    assert outcome.summary.p50_ms >= 1000
+
+
+def test_without_connection_draining_the_same_rollout_loses_requests(gcp_stack):
+    service = RELEASES["gcp"][0]
+    target = UNDRAINED
+    gcp_stack.gcp_traffic.draining_seconds = 0  # the backend service's connectionDraining.drainingTimeoutSec
+    outcome = gcp_stack.measure("draining off", service, lambda: gcp_stack.deploy(service, target),
+                                expect=target.name)
+    assert outcome.succeeded, outcome.output[-2000:]  # the roll-out itself is fine: users are not
+    assert outcome.summary.failed > 0
+    assert any("requests failed" in problem for problem in outcome.problems)

@@ -43,10 +43,17 @@ RATE = 10  # requests per second, the whole time
 QUIET_SECONDS = 3.0  # of load before and after the CLI call
 DEREGISTRATION_DELAY = 10  # seconds a leaving target drains (the target group attribute; ALB default 300)
 CHECK_SECONDS, RISE, FALL = 5, 2, 2  # the target groups' health check: the API's shortest interval (default 30 s, 5, 2)
-PATHS = {"frontend": "/", "ai-server": "/openapi.json"}  # what users ask for (not the health path)
+PATHS = {"frontend": "/", "ai-server": "/openapi.json", "vllm": "/v1/models"}  # what users ask for, not health
 OVERRIDES = ("DOJANGKOK_DEV_TIMEOUTS_POLL_SECONDS=1", "DOJANGKOK_DEV_TIMEOUTS_HEALTH_CHECK_SECONDS=60")
 
 SLOW = "ENV FAULT_LATENCY_SECONDS=1"  # ai-server: every user request takes a second, /health stays quick
+# vLLM without a GPU: the release's own image (base, config, user, port) with its entrypoint replaced by a server
+# that answers every GET on :8001, /health included, in place of the model server that needs the L4.
+VLLM_STAND_IN = (
+    'ENTRYPOINT ["python3", "-c", "import http.server as s\\nclass H(s.BaseHTTPRequestHandler):\\n'
+    ' def do_GET(self):\\n  self.send_response(200); self.end_headers(); self.wfile.write(b\'{}\')\\n'
+    's.ThreadingHTTPServer((\'\', 8001), H).serve_forever()"]'
+)
 CANNOT_START = {  # the last CMD wins: a release whose process exits at once
     "frontend": 'CMD ["node", "-e", "console.error(\'missing setting\'); process.exit(3)"]',
     "ai-server": 'CMD ["python3", "-c", "raise SystemExit(\'missing setting\')"]',
@@ -58,7 +65,7 @@ class Release:
     """One build to deploy: a name for reports, its commit (label, hence digest) and Dockerfile lines added."""
 
     name: str
-    dockerfile_lines: tuple[str, ...] = ()
+    dockerfile_lines: tuple[str, ...] = ()  # added to the deployed service's Dockerfile
 
     @property
     def commit(self) -> str:
@@ -150,26 +157,28 @@ class Stack:
         return self.names.get(digest, digest[:19] or f"unknown instance {address}")
 
     # ---- the CLI ---------------------------------------------------------------------------------------------
-    def call(self, *function: str, release: Release | None = None) -> subprocess.CompletedProcess:
-        source = ["--source", str(self.source(release))] if release and release.dockerfile_lines else []
+    def call(self, *function: str, source: Path | None = None) -> subprocess.CompletedProcess:
         overrides = [arg for value in OVERRIDES for arg in ("--override", value)]
         local = Emulated(self.registry, self.aws.endpoint, self.gcp.endpoint).arguments()
-        return dagger("call", *source, *overrides, *local, *function, "--format", "json", check=False)
+        where = ["--source", str(source)] if source else []
+        return dagger("call", *where, *overrides, *local, *function, "--format", "json", check=False)
 
-    def source(self, release: Release) -> Path:
-        """This checkout with the release's Dockerfile lines added to every Dockerfile it changes."""
-        copy = self._sources / release.name
+    def source(self, release: Release, service: str) -> Path | None:
+        """This checkout with the release's lines added to the service's Dockerfile (None: the checkout as is)."""
+        if not release.dockerfile_lines:
+            return None
+        copy = self._sources / f"{release.name}-{service}"
         if not copy.exists():
             ignore = shutil.ignore_patterns("node_modules", ".next", "__pycache__", "target", ".venv")
-            for part in ("services", "dockerfiles", "deploy"):
+            for part in (f"services/{service}", "dockerfiles", "deploy"):
                 shutil.copytree(ROOT / part, copy / part, ignore=ignore)
-            for path in (copy / "dockerfiles").glob("*.Dockerfile"):
-                path.write_text(path.read_text() + "".join(f"{line}\n" for line in release.dockerfile_lines))
+            dockerfile = copy / "dockerfiles" / f"{service}.Dockerfile"
+            dockerfile.write_text(dockerfile.read_text() + "".join(f"{line}\n" for line in release.dockerfile_lines))
         return copy
 
     def deploy(self, service: str, release: Release) -> subprocess.CompletedProcess:
         result = self.call("deploy", "--env", ENV, "--branch", "main", "--commit", release.commit,
-                           "--service", service, "--platform", "linux/amd64", release=release)
+                           "--service", service, "--platform", "linux/amd64", source=self.source(release, service))
         for instance in self.fleet.ever.values():  # what this call launched ran this release, even if it failed
             self.names.setdefault(instance.release.rpartition("@")[2], release.name)
         if result.returncode == 0:

@@ -6,7 +6,8 @@ Per cloud, one stack (dojangkok_local.zero_downtime): the first release is deplo
 runs under a steady load through the load balancer — Blue/Green (frontend): a second release, a rollback, a release
 that cannot start (CodeDeploy rolls back); rolling (ai-server, whose releases here answer users in a second, so
 requests are in flight whenever an instance leaves): a second release, a rollback, a release that cannot start (the
-group is put back), and the same second release with connection draining off, to show what draining saves.
+group is put back), the same kind of release with connection draining off, to show what draining saves, and a
+release of vLLM's image with a stand-in for its GPU server.
 Prints requests, failed, latency percentiles, which releases answered, switch and call time, and broken promises.
 """
 
@@ -22,7 +23,7 @@ from rich.console import Console
 from rich.table import Table
 
 from dojangkok_local import engine
-from dojangkok_local.zero_downtime import CANNOT_START, SLOW, Outcome, Release, Stack
+from dojangkok_local.zero_downtime import CANNOT_START, SLOW, VLLM_STAND_IN, Outcome, Release, Stack
 
 # cloud -> (service, first release, second release, the one that cannot start)
 RELEASES = {
@@ -32,6 +33,7 @@ RELEASES = {
 }
 
 UNDRAINED = Release("slow-r3", (SLOW,))  # rolled out with connection draining off
+VLLM = (Release("vllm-r1", (VLLM_STAND_IN,)), Release("vllm-r2", (VLLM_STAND_IN,)))
 
 
 def scenarios(stack: Stack, cloud: str) -> Iterator[Outcome]:
@@ -49,6 +51,10 @@ def scenarios(stack: Stack, cloud: str) -> Iterator[Outcome]:
                                 expect=UNDRAINED.name)
         finally:
             stack.gcp_traffic.draining_seconds = drained
+        first, second = VLLM
+        stack.deploy("vllm", first)
+        yield stack.measure("rolling release, vLLM stand-in", "vllm", lambda: stack.deploy("vllm", second),
+                            expect=second.name)
 
 
 def run(clouds: list[str], emit: Callable[[Outcome], None]) -> list[Outcome]:

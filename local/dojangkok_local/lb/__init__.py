@@ -155,9 +155,14 @@ class LoadBalancer:
         be = self.backends[backend]
         slot = be.slots.get(target) or be.free_slot()
         be.slots[target] = slot
-        self.command(f"set server {backend}/slot{slot} addr {address} port {be.port}")
-        self.command(f"set server {backend}/slot{slot} state ready")
-        self.command(f"enable health {backend}/slot{slot}")
+        server = f"{backend}/slot{slot}"
+        self.command(f"set server {server} addr {address} port {be.port}")
+        # A new target starts unhealthy and `rise` checks admit it; draining while marked down, so not one request
+        # reaches it in between (haproxy keeps a server's last health across maintenance).
+        self.command(f"enable health {server}")
+        self.command(f"set server {server} state drain")
+        self.command(f"set server {server} health down")
+        self.command(f"set server {server} state ready")
 
     def deregister(self, backend: str, target: str, delay_seconds: float) -> threading.Thread | None:
         """Drain the target now; after the delay close what is still open and free the slot (in the background)."""

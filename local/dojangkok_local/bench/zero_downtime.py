@@ -100,8 +100,8 @@ def main(argv: list[str] | None = None) -> int:
             console.print(f"{outcome.scenario}: {outcome.summary.requests} requests, {outcome.summary.failed} failed")
 
     outcomes = run(clouds, emit)
-    if not args.json:
-        Console().print(table(outcomes))
+    if not args.json:  # wide enough for the whole table when the output goes to a file
+        Console(width=None if sys.stdout.isatty() else 220).print(table(outcomes))
     return 0
 
 

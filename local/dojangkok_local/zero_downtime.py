@@ -20,7 +20,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -236,9 +236,3 @@ class Stack:
         if tail and any(self.release_of(s.server) != expect for s in tail if not s.failed):
             found.append(f"after the call, not every request is answered by {expect}")
         return found
-
-
-@contextlib.contextmanager
-def stack(registry: str, **options) -> Iterator[Stack]:
-    with Stack(registry, **options) as running:
-        yield running

@@ -65,6 +65,7 @@ class LoadBalancer:
         self.routes = self.dir / "routes.map"
         self.stats_port = free_port()
         self.frontends: dict[str, int] = {}  # name -> port on 127.0.0.1
+        self.first_routes: dict[str, str] = {}  # frontend -> the backend it routes to when haproxy starts
         self.backends: dict[str, Backend] = {}
         self.process: subprocess.Popen | None = None
         self.switches: list[tuple[float, str, str]] = []  # (time.monotonic() once done, frontend, backend)
@@ -77,7 +78,7 @@ class LoadBalancer:
     def add_frontend(self, name: str, backend: str, port: int = 0) -> int:
         """A listener on 127.0.0.1 (a free port unless given) that routes to ``backend`` until switched."""
         self.frontends[name] = port or free_port()
-        self._initial_routes = {**getattr(self, "_initial_routes", {}), name: backend}
+        self.first_routes[name] = backend
         return self.frontends[name]
 
     def config(self) -> str:
@@ -121,7 +122,7 @@ class LoadBalancer:
         return "\n".join(lines) + "\n"
 
     def start(self) -> LoadBalancer:
-        self.routes.write_text("".join(f"{k} {v}\n" for k, v in getattr(self, "_initial_routes", {}).items()))
+        self.routes.write_text("".join(f"{k} {v}\n" for k, v in self.first_routes.items()))
         path = self.dir / "haproxy.cfg"
         path.write_text(self.config())
         subprocess.run(["haproxy", "-c", "-q", "-f", str(path)], check=True)

@@ -9,7 +9,9 @@ from __future__ import annotations
 import json
 import re
 
+import boto3
 import pytest
+from dojangkok.deploy.lock import LOCK_KEY, LockRecord
 from dojangkok_local import settings
 from dojangkok_local.aws.server import EmulatorControl
 from dojangkok_local.engine.cli import Emulated, dagger
@@ -46,7 +48,7 @@ def test_deploy_rolls_out_both_clouds_by_digest(stand_ins, clouds, registry, reg
     assert "CreateDeployment" in {c.get("operation") for c in aws.calls()}
 
 
-def test_an_unhealthy_green_rolls_back_and_the_run_fails(stand_ins, clouds, registry):
+def test_an_unhealthy_green_rolls_back_and_takes_the_other_cloud_back_too(stand_ins, clouds, registry):
     aws, _ = clouds
     dev = settings("dev").aws
     EmulatorControl(aws.endpoint).set_green_health(
@@ -54,10 +56,28 @@ def test_an_unhealthy_green_rolls_back_and_the_run_fails(stand_ins, clouds, regi
     )
     failed = deploy(clouds, registry, check=False, fmt="text")
     assert failed.returncode != 0 and failed.stdout.strip() == ""
-    # The summary is the error: each service with its outcome, the broken one rolled back with traffic on blue.
+    # The summary is the error: the broken service rolled back with traffic on blue, the service that had reached
+    # the release on GCP reverted with the reason, so both clouds serve the release from before.
     assert "Deploy did not succeed everywhere" in failed.stderr
     assert re.search(r"frontend\s+codedeploy-blue-green\s+rolled-back", failed.stderr)
-    assert re.search(r"ai-server\s+\S+\s+succeeded", failed.stderr)
+    assert re.search(r"ai-server\s+\S+\s+reverted", failed.stderr)
+    assert re.search(r"ai-server\s+reverted because frontend rolled-back; back on \S+", failed.stderr)
+
+
+def test_a_deploy_lock_held_elsewhere_refuses_before_any_build_or_push(engine_env, clouds, registry, registry_api):
+    aws, _ = clouds
+    dev = settings("dev").aws
+    s3 = boto3.Session(aws_access_key_id="emulator", aws_secret_access_key="emulator").client(  # noqa: S106
+        "s3", endpoint_url=aws.endpoint, region_name=dev.region)
+    held = LockRecord(environment="dev", holder="alice@laptop", action="deploy", release="dev-main-202612020101",
+                      services=("backend",))
+    s3.put_object(Bucket=dev.bundle_bucket, Key=LOCK_KEY, Body=held.to_json().encode())
+    before = registry_api.catalog()
+    refused = deploy(clouds, registry, "--commit", "c3" * 20, check=False, fmt="text")
+    assert refused.returncode != 0
+    holder = "deploy of dev-main-202612020101 (backend) by alice@laptop"
+    assert f"dev is locked by another deploy: {holder}" in refused.stderr
+    assert registry_api.catalog() == before and "CreateDeployment" not in {c.get("operation") for c in aws.calls()}
 
 
 def test_rollback_returns_to_the_previous_release(stand_ins, clouds, registry):

@@ -149,6 +149,9 @@ class Access:
         """Refuse, before anything is built or pushed, a deploy to a cloud nobody gave credentials for."""
         if any(s.cloud is Cloud.AWS for s in services) and self.aws is None:
             raise CredentialsError(f"deploying to AWS needs credentials: call {AWS_FLAGS} before this function")
+        if self.aws is None:
+            raise CredentialsError(f"every deploy takes its environment's lock in the S3 bundle bucket: call "
+                                   f"{AWS_FLAGS} before this function")
         if any(s.cloud is Cloud.GCP for s in services) and (
             self.gcp is None or not (self.gcp.given or self.gcp.endpoint is not None)
         ):

@@ -17,6 +17,7 @@ from dagger import DefaultPath, Doc, Ignore, check, field, function, object_type
 from . import catalogue, images, release, testing
 from .build import BranchArg, Build, CommitArg, EnvArg, FormatArg, Image, VersionArg, publish_report
 from .credentials import Access, AwsAccess, GcpAccess
+from .deploy.lock import LockRecord
 from .environments import SETTINGS_FILE, Environment, check_registry_override, load, parse_overrides
 from .plan import check_inputs, make_plan, service_names
 from .report import OutputFormat
@@ -48,6 +49,15 @@ ServiceArg = Annotated[
 PlatformArg = Annotated[
     list[str] | None,
     Doc("Build for these platforms instead of the catalogue's (e.g. linux/amd64, fast); vllm stays amd64"),
+]
+IndependentArg = Annotated[
+    bool, Doc("Keep each service's outcome: do not revert the services that reached a release another did not")
+]
+ActorArg = Annotated[
+    str, Doc("Who runs this, recorded in the environment's deploy lock (CI: the workflow's actor and run)")
+]
+BreakLockArg = Annotated[
+    bool, Doc("Break the environment's deploy lock first: only when its holder's run is gone (killed, lost)")
 ]
 
 
@@ -231,34 +241,54 @@ class Dojangkok:
         commit: CommitArg = "",
         service: ServiceArg = None,
         platform: PlatformArg = None,
+        independent: IndependentArg = False,
+        actor: ActorArg = "",
+        break_lock: BreakLockArg = False,
         format: FormatArg = OutputFormat.text,
     ) -> str:
-        """Publish, then roll out by digest: CodeDeploy Blue/Green on AWS and rolling MIG updates on GCP, at once."""
-        _, _, chosen, _ = check_inputs(
+        """Publish, then roll out by digest: CodeDeploy Blue/Green on AWS and rolling MIG updates on GCP, at once.
+
+        One deploy per environment at a time (a lock in its bundle bucket); a service that does not reach the
+        release puts the others back too.
+        """
+        which, tag, chosen, _ = check_inputs(
             env, branch=branch, version=version, commit=commit, services=service, registry_override=self.registry
         )
         self.access.check_deploy(chosen)  # before anything is built or pushed
-        built = await self.defined_build(service, platform)
-        settings, published = await built.publish_all(env, branch, version, commit)
-        by_name = {p.service: p.pinned for p in published}
-        return await self._roll_out(settings, [(s, by_name[s.name]) for s in chosen], False, format)
+        drivers = await self._drivers(which)
+        with drivers.lock().held(self._lock_record(which, "deploy", tag, chosen, actor), break_lock=break_lock):
+            built = await self.defined_build(service, platform)
+            _, published = await built.publish_all(env, branch, version, commit)
+            by_name = {p.service: p.pinned for p in published}
+            results = await release.run([(s, by_name[s.name]) for s in chosen], drivers, False, independent)
+        return release.check_outcomes(results, release.report(results, format))
 
     @function(cache="never")
     async def rollback(
         self,
         env: Annotated[Environment, Doc("Environment to roll back: dev or prd")],
         service: ServiceArg = None,
+        actor: ActorArg = "",
+        break_lock: BreakLockArg = False,
         format: FormatArg = OutputFormat.text,
     ) -> str:
         """Put every selected service back on its previous successful release."""
         chosen = catalogue.select(service_names(service) or None)
         self.access.check_deploy(chosen)
+        which = Environment(env)
+        drivers = await self._drivers(which)
+        with drivers.lock().held(self._lock_record(which, "rollback", "the current release", chosen, actor),
+                                 break_lock=break_lock):
+            results = await release.run([(s, None) for s in chosen], drivers, rollback=True)
+        return release.check_outcomes(results, release.report(results, format, rollback=True))
+
+    async def _drivers(self, env: Environment) -> release.Drivers:
+        """The deploy drivers of `env`, their cloud clients built (the secrets are read here, once)."""
         settings = load(env, text=await self.source.file(SETTINGS_FILE).contents(),
                         environ=parse_overrides(env, self.override))
-        return await self._roll_out(settings, [(s, None) for s in chosen], True, format)
+        return await release.Drivers(settings, self.access, *await release.deploy_files(self.source)).prepare()
 
-    async def _roll_out(self, settings, releases, rollback: bool, format) -> str:
-        """Run the drivers for every (service, image) at once; the summary, or ReleaseFailed carrying it."""
-        drivers = release.Drivers(settings, self.access, *await release.deploy_files(self.source))
-        results = await release.run(releases, drivers, rollback=rollback)
-        return release.check_outcomes(results, release.report(results, format, rollback))
+    @staticmethod
+    def _lock_record(env: Environment, action: str, what: str, chosen, actor: str) -> LockRecord:
+        return LockRecord(environment=env.value, holder=actor or "unknown (no --actor)", action=action,
+                          release=what, services=tuple(s.name for s in chosen))

@@ -3,13 +3,16 @@
 Each service goes to the driver its catalogue strategy names: CodeDeploy Blue/Green on AWS, a managed
 instance group rolling update (or a Cloud Deploy rollout, where a delivery pipeline is configured) on GCP.
 The drivers are plain Python over boto3 / google-cloud clients; this module only builds those clients from
-the run's credentials and endpoints and runs the drivers side by side.
+the run's credentials and endpoints, runs the drivers side by side, and keeps the two clouds on one release: when
+a service of a release does not reach it, the services that did are reverted (unless the run is --independent).
 """
 
 from __future__ import annotations
 
 import asyncio
 import tempfile
+from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import dagger
@@ -18,10 +21,11 @@ from .build import progress
 from .catalogue import Cloud, Service
 from .credentials import Access, endpoint_url
 from .deploy import DeployResult, Outcome
-from .deploy.blue_green import BlueGreen, aws_clients
+from .deploy.blue_green import AwsClients, BlueGreen, aws_clients
 from .deploy.cloud_deploy import CloudDeploy, pipeline_and_target
 from .deploy.common import Backoff
-from .deploy.rolling import RollingUpdate, gcp_clients
+from .deploy.lock import DeployLock
+from .deploy.rolling import GcpClients, RollingUpdate, gcp_clients
 from .environments import Settings
 from .report import OutputFormat, Section, render
 
@@ -33,15 +37,16 @@ class ReleaseFailed(RuntimeError):
 class Drivers:
     """One driver per service (drivers count their own API calls, so they are not shared)."""
 
-    def __init__(self, settings: Settings, access: Access, bundle_dir: Path, startup_template: str):
+    def __init__(self, settings: Settings, access: Access, bundle_dir: Path, startup_template: str, *,
+                 aws: AwsClients | None = None, gcp: GcpClients | None = None):
         self.settings = settings
         self.access = access
         self.bundle_dir = bundle_dir
         self.startup_template = startup_template
-        self._aws = None
-        self._gcp = None
+        self._aws = aws  # built by prepare() from the run's access; handed in by harnesses that hold clients
+        self._gcp = gcp
 
-    async def prepare(self) -> None:
+    async def prepare(self) -> Drivers:
         """Build the cloud clients (reads the secrets once)."""
         import boto3
 
@@ -52,6 +57,11 @@ class Drivers:
             self._gcp = gcp_clients(
                 self.settings.gcp.project, await endpoint_url(gcp.endpoint) or None, await gcp.google_credentials()
             )
+        return self
+
+    def lock(self) -> DeployLock:
+        """The environment's deploy lock, in its bundle bucket (check_deploy made sure AWS access was given)."""
+        return DeployLock(self._aws.s3, self.settings.aws.bundle_bucket, self.settings.environment.value, progress)
 
     def deploy(self, svc: Service, image: str) -> DeployResult:
         if svc.cloud is Cloud.AWS:
@@ -126,14 +136,45 @@ async def deploy_files(source: dagger.Directory) -> tuple[Path, str]:
     return bundle_dir, await source.file("deploy/gcp/startup-script.sh").contents()
 
 
-async def run(services: list[tuple[Service, str | None]], drivers: Drivers, rollback: bool) -> list[DeployResult]:
-    """Deploy (or roll back) every service concurrently: AWS and GCP at the same time."""
-    await drivers.prepare()
+async def run(services: list[tuple[Service, str | None]], drivers: Drivers, rollback: bool,
+              independent: bool = False) -> list[DeployResult]:
+    """Deploy (or roll back) every service concurrently: AWS and GCP at the same time.
+
+    A deploy is one release: if any service did not reach it, the services that did are rolled back to what
+    they ran before, so the clouds never serve different releases. `independent` keeps each outcome as it is.
+    """
 
     def one(svc: Service, image: str | None) -> DeployResult:
         return drivers.rollback(svc) if rollback else drivers.deploy(svc, image)
 
-    return list(await asyncio.gather(*(asyncio.to_thread(one, svc, image) for svc, image in services)))
+    results = list(await asyncio.gather(*(asyncio.to_thread(one, svc, image) for svc, image in services)))
+    if rollback or independent or all(r.outcome is Outcome.SUCCEEDED for r in results):
+        return results
+    return await revert_the_rest(results, dict(services), drivers)
+
+
+async def revert_the_rest(results: list[DeployResult], services: dict[Service, str | None],
+                          drivers: Drivers) -> list[DeployResult]:
+    """Roll back the services that reached a release another service of it did not reach."""
+    missed = ", ".join(f"{r.service} {r.outcome}" for r in results if r.outcome is not Outcome.SUCCEEDED)
+    by_name = {svc.name: svc for svc in services}
+    progress(f"the release did not reach every service ({missed}): reverting the ones that switched")
+
+    def revert(result: DeployResult) -> DeployResult:
+        if result.outcome is not Outcome.SUCCEEDED:
+            return result
+        why = f"reverted because {missed}"
+        try:
+            back = drivers.rollback(by_name[result.service])
+        except Exception as error:  # the driver's message says why; the release stays, a person must look
+            return replace(result, outcome=Outcome.FAILED, detail=f"{why}, but could not revert: {error}")
+        if back.outcome is not Outcome.SUCCEEDED:
+            return replace(result, outcome=Outcome.FAILED, detail=f"{why}, but the revert failed: {back.detail}")
+        return replace(result, outcome=Outcome.REVERTED, new=back.new, seconds=result.seconds + back.seconds,
+                       detail=f"{why}; back on {back.new}",
+                       api_calls=dict(Counter(result.api_calls) + Counter(back.api_calls)))
+
+    return list(await asyncio.gather(*(asyncio.to_thread(revert, r) for r in results)))
 
 
 def report(results: list[DeployResult], fmt: OutputFormat | str, rollback: bool = False) -> str:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 class Outcome(enum.StrEnum):
     SUCCEEDED = "succeeded"
     ROLLED_BACK = "rolled-back"  # the new release failed; the previous one keeps serving
+    REVERTED = "reverted"  # this service reached the release, another did not: put back on its previous one
     FAILED = "failed"  # failed and could not be rolled back: needs a person
 
 

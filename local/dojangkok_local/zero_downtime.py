@@ -19,24 +19,27 @@ import hashlib
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import boto3
+from dojangkok import catalogue
 
 from dojangkok_local import ROOT, settings
 from dojangkok_local.aws.infra import provision
 from dojangkok_local.aws.server import aws_emulator
 from dojangkok_local.aws.traffic import AwsTraffic
-from dojangkok_local.engine.cli import Emulated, dagger
+from dojangkok_local.engine.cli import Emulated, dagger, host_service
 from dojangkok_local.fleet import Fleet
 from dojangkok_local.gcp.seed import seed_environment
 from dojangkok_local.gcp.server import running as gcp_fake
 from dojangkok_local.gcp.traffic import GcpTraffic
 from dojangkok_local.lb import LoadBalancer
 from dojangkok_local.load import Load, Sample, Summary, summarize
+from dojangkok_local.prometheus import Prometheus
 
 ENV = "dev"
 RATE = 10  # requests per second, the whole time
@@ -66,6 +69,10 @@ class Release:
 
     name: str
     dockerfile_lines: tuple[str, ...] = ()  # added to the deployed service's Dockerfile
+    only: str = ""  # the one service whose Dockerfile gets the lines, when a release deploys several
+
+    def lines_for(self, service: str) -> tuple[str, ...]:
+        return self.dockerfile_lines if self.only in ("", service) else ()
 
     @property
     def commit(self) -> str:
@@ -87,9 +94,12 @@ class Outcome:
 class Stack:
     """The local stack with real instances behind haproxy; `deploy`/`rollback` run the real CLI against it."""
 
-    def __init__(self, registry: str, *, draining_seconds: float = DEREGISTRATION_DELAY) -> None:
+    def __init__(self, registry: str, *, draining_seconds: float = DEREGISTRATION_DELAY,
+                 analysis_seconds: int = 0) -> None:
         self.registry = registry
         self.draining_seconds = draining_seconds
+        self.analysis_seconds = analysis_seconds  # > 0: Prometheus scrapes the instances, deploys pass the gate
+        self.prometheus: Prometheus | None = None
         self.names: dict[str, str] = {}  # digest -> release name
         self.current: dict[str, str] = {}  # service -> release name it runs
         self.previous: dict[str, str] = {}
@@ -130,6 +140,11 @@ class Stack:
         self.gcp_traffic.configure({g.instance_group: s for s, g in settings(ENV).gcp.groups.items()})
         self.lb.start()
         self._exit.callback(self.lb.stop)
+        if self.analysis_seconds:
+            self.prometheus = enter(Prometheus())
+            watching = threading.Event()
+            self._exit.callback(watching.set)
+            threading.Thread(target=self._scrape_instances, args=(watching,), daemon=True).start()
         self.aws.codedeploy.traffic = self.aws_traffic
         self.gcp.fake.compute.traffic = self.gcp_traffic
         self._exit.callback(self._detach)
@@ -138,6 +153,16 @@ class Stack:
     def __exit__(self, *_: object) -> None:
         self._exit.close()
         shutil.rmtree(self._sources, ignore_errors=True)
+
+    def _scrape_instances(self, stop: threading.Event) -> None:
+        """Keep Prometheus on the instances that run each gated service, as EC2 / GCE service discovery would."""
+        gated = settings(ENV).analysis.gated
+        while not stop.wait(1):
+            running = list(self.fleet.instances.values())
+            for service in gated:
+                port = catalogue.service(service).port
+                self.prometheus.watch(service, [f"{i.address}:{port}" for i in running
+                                                if f"/{service}@" in i.release])
 
     def _detach(self) -> None:
         self.aws.codedeploy.traffic = None
@@ -160,29 +185,38 @@ class Stack:
     def call(self, *function: str, source: Path | None = None) -> subprocess.CompletedProcess:
         overrides = [arg for value in OVERRIDES for arg in ("--override", value)]
         local = Emulated(self.registry, self.aws.endpoint, self.gcp.endpoint).arguments()
+        if self.prometheus is not None:
+            overrides += ["--override", f"DOJANGKOK_{ENV.upper()}_ANALYSIS_WINDOW_SECONDS={self.analysis_seconds}"]
+            local += ["with-prometheus", "--endpoint", host_service(self.prometheus.url)]
         where = ["--source", str(source)] if source else []
         return dagger("call", *where, *overrides, *local, *function, "--format", "json", check=False)
 
-    def source(self, release: Release, service: str) -> Path | None:
-        """This checkout with the release's lines added to the service's Dockerfile (None: the checkout as is)."""
-        if not release.dockerfile_lines:
+    def source(self, release: Release, services: str) -> Path | None:
+        """This checkout with the release's lines added to the Dockerfiles of `services` (comma-separated) that
+        get them (None: the checkout as is)."""
+        names = services.split(",")
+        if not any(release.lines_for(name) for name in names):
             return None
-        copy = self._sources / f"{release.name}-{service}"
+        copy = self._sources / f"{release.name}-{'-'.join(names)}"
         if not copy.exists():
             ignore = shutil.ignore_patterns("node_modules", ".next", "__pycache__", "target", ".venv")
-            for part in (f"services/{service}", "dockerfiles", "deploy"):
+            for part in (*(f"services/{name}" for name in names), "dockerfiles", "deploy"):
                 shutil.copytree(ROOT / part, copy / part, ignore=ignore)
-            dockerfile = copy / "dockerfiles" / f"{service}.Dockerfile"
-            dockerfile.write_text(dockerfile.read_text() + "".join(f"{line}\n" for line in release.dockerfile_lines))
+            for name in names:
+                dockerfile = copy / "dockerfiles" / f"{name}.Dockerfile"
+                lines = "".join(f"{line}\n" for line in release.lines_for(name))
+                dockerfile.write_text(dockerfile.read_text() + lines)
         return copy
 
-    def deploy(self, service: str, release: Release) -> subprocess.CompletedProcess:
+    def deploy(self, services: str, release: Release) -> subprocess.CompletedProcess:
+        """Deploy `release` of `services` (one, or several comma-separated, as one release)."""
         result = self.call("deploy", "--env", ENV, "--branch", "main", "--commit", release.commit,
-                           "--service", service, "--platform", "linux/amd64", source=self.source(release, service))
+                           "--service", services, "--platform", "linux/amd64", source=self.source(release, services))
         for instance in self.fleet.ever.values():  # what this call launched ran this release, even if it failed
             self.names.setdefault(instance.release.rpartition("@")[2], release.name)
         if result.returncode == 0:
-            self.previous[service], self.current[service] = self.current.get(service, ""), release.name
+            for service in services.split(","):
+                self.previous[service], self.current[service] = self.current.get(service, ""), release.name
         return result
 
     def rollback(self, service: str) -> subprocess.CompletedProcess:

@@ -4,13 +4,16 @@ them inside its function container."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
+from dataclasses import replace
 
 import boto3
 import pytest
 from dojangkok import catalogue, release
 from dojangkok.credentials import Access
 from dojangkok.deploy import Outcome
+from dojangkok.deploy.analysis import AnalysisGate
 from dojangkok.deploy.blue_green import aws_clients
 from dojangkok.deploy.lock import LOCK_KEY, DeployLocked, LockRecord
 from dojangkok.deploy.rolling import gcp_clients
@@ -84,6 +87,34 @@ async def test_independent_keeps_the_service_that_reached_its_release(drivers):
     assert results["frontend"].outcome is Outcome.ROLLED_BACK
     assert results["ai-server"].outcome is Outcome.SUCCEEDED
     assert ai_server_template(drivers) == results["ai-server"].new != before
+
+
+async def test_a_release_the_analysis_gate_rejects_goes_back_and_takes_the_other_cloud_back(
+        drivers, prometheus, serving):
+    first = await release.run(new_release(1), drivers, rollback=False)  # frontend needs a release to go back to
+    assert {r.outcome for r in first} == {Outcome.SUCCEEDED}
+    drivers.gate = AnalysisGate(replace(SETTINGS.analysis, window_seconds=6), prometheus.url)
+    before = ai_server_template(drivers)
+    with serving(FAULT_ERROR_RATIO="0.5"):  # what users of the new ai-server release get
+        results = {r.service: r for r in await release.run(new_release(2), drivers, rollback=False)}
+
+    ai = results["ai-server"]
+    assert ai.outcome is Outcome.ROLLED_BACK, ai.detail
+    assert re.search(r"analysis breached over 6 s: error rate \d+\.\d % > 10 %; rolled back to ", ai.detail)
+    assert ai_server_template(drivers) == before == ai.new
+    frontend = results["frontend"]  # reached its release on AWS, then put back: one release across both clouds
+    assert frontend.outcome is Outcome.REVERTED and "ai-server rolled-back" in frontend.detail
+    assert frontend.new == first[0].new  # back on release 1's revision
+
+
+async def test_a_release_the_analysis_gate_passes_keeps_its_values_in_the_summary(drivers, prometheus, serving):
+    drivers.gate = AnalysisGate(replace(SETTINGS.analysis, window_seconds=6), prometheus.url)
+    with serving():
+        results = {r.service: r for r in await release.run(new_release(2), drivers, rollback=False)}
+    assert {r.outcome for r in results.values()} == {Outcome.SUCCEEDED}
+    assert re.search(r"analysis passed over 6 s: p95 latency \d+ ms <= 500 ms; error rate 0\.0 % <= 10 %",
+                     results["ai-server"].detail)
+    assert "analysis" not in results["frontend"].detail  # not a gated service (no request metrics)
 
 
 # ---- the deploy lock --------------------------------------------------------------------------------------------

@@ -13,8 +13,10 @@ import boto3
 import pytest
 from dojangkok.deploy.lock import LOCK_KEY, LockRecord
 from dojangkok_local import settings
+from dojangkok_local.aws.infra import provision
 from dojangkok_local.aws.server import EmulatorControl
 from dojangkok_local.engine.cli import Emulated, dagger
+from dojangkok_local.gcp.seed import seed_environment
 
 pytestmark = pytest.mark.engine
 
@@ -23,10 +25,11 @@ SERVICES = "frontend,ai-server"  # one per cloud keeps the tier fast; the driver
 FAST = ["--override", "DOJANGKOK_DEV_TIMEOUTS_POLL_SECONDS=1"]
 
 
-def release(clouds, registry, *function: str, source=(), check: bool = True, fmt: str = "json"):
+def release(clouds, registry, *function: str, source=(), check: bool = True, fmt: str = "json",
+            services: str = SERVICES):
     aws, gcp = clouds
     local = Emulated(registry, aws.endpoint, gcp.endpoint).arguments()
-    return dagger("call", *source, *FAST, *local, *function, "--service", SERVICES, "--format", fmt, check=check)
+    return dagger("call", *source, *FAST, *local, *function, "--service", services, "--format", fmt, check=check)
 
 
 def deploy(clouds, registry, *args: str, branch: str = "main", **kwargs):
@@ -102,3 +105,56 @@ def test_missing_credentials_fail_before_any_build_push_or_cloud_call(engine_env
     assert result.returncode != 0 and "deploying to AWS needs credentials: call with-aws" in result.stderr
     assert aws.calls() == [] and gcp.calls() == []
     assert registry_api.catalog() == before
+
+
+@pytest.fixture
+def dev_and_prd(clouds):
+    """dev as the clouds fixture made it, and prd beside it in the same emulators (one account, one fake)."""
+    aws, gcp = clouds
+    provision(aws.endpoint, env="prd")
+    seed_environment(gcp.endpoint, "prd")
+    gcp.settle()
+    return clouds
+
+
+def promote(clouds, registry, version: str, commit: str, **kwargs):
+    fast = ["--override", "DOJANGKOK_PRD_TIMEOUTS_POLL_SECONDS=1"]  # dev's is in FAST: promote reads both
+    return release(clouds, registry, "promote", "--version", version, "--commit", commit, source=fast, **kwargs)
+
+
+def test_promote_rolls_out_to_prd_the_digests_dev_runs_without_building(stand_ins, dev_and_prd, registry,
+                                                                       registry_api):
+    commit, later = "d4" * 20, "e5" * 20
+    dev = {r["service"]: r["image"] for r in json.loads(deploy(dev_and_prd, registry, "--commit", commit).stdout)}
+
+    promoted = promote(dev_and_prd, registry, "v1.4.0", commit)
+    results = {r["service"]: r for r in json.loads(promoted.stdout)}
+    assert "building" not in promoted.stderr  # no build step: the dev bytes, copied
+    for name, result in results.items():
+        assert result["outcome"] == "succeeded", result
+        digest = dev[name].partition("@")[2]
+        assert result["image"].partition("@")[2] == digest  # prd rolled out the very index dev runs
+        assert registry_api.manifest(f"dojangkok/{name}", f"prod-v1.4.0-{commit[:7]}")[0] == digest
+        assert registry_api.manifest(f"dojangkok/{name}", "latest")[0] == digest
+
+    # dev moves on for one service: promoting the first commit now mixes commits, so it is refused, naming it.
+    deploy(dev_and_prd, registry, "--commit", later, services="ai-server")
+    refused = promote(dev_and_prd, registry, "v1.4.1", commit, check=False)
+    assert refused.returncode != 0
+    assert f"dev does not run commit {commit} everywhere, nothing was pushed to prd" in refused.stderr
+    assert re.search(rf"ai-server: dev runs \S+, built from {later}", refused.stderr)
+    reason = next(line for line in refused.stderr.splitlines() if "dev does not run commit" in line)
+    assert "frontend" not in reason  # frontend still runs the commit: only ai-server is named
+    assert f"prod-v1.4.1-{commit[:7]}" not in registry_api.tags("dojangkok/frontend")
+
+
+def test_promote_of_a_commit_dev_never_ran_is_refused_before_any_push(engine_env, dev_and_prd, registry,
+                                                                     registry_api):
+    aws, _ = dev_and_prd
+    before = registry_api.catalog()
+    refused = promote(dev_and_prd, registry, "v2.0.0", "f6" * 20, check=False)
+    assert refused.returncode != 0
+    assert "frontend: dev runs no image this pipeline deployed" in refused.stderr
+    assert "ai-server: dev runs" in refused.stderr  # the fake's seeded template: not an image of this commit
+    assert registry_api.catalog() == before
+    assert "CreateDeployment" not in {c.get("operation") for c in aws.calls()}

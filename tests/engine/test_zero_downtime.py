@@ -10,11 +10,12 @@ The full set of scenarios (rollbacks included) is scripts/bench-zero-downtime.
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterator
 
 import pytest
 from dojangkok_local.bench.zero_downtime import RELEASES, UNDRAINED
-from dojangkok_local.zero_downtime import Stack
+from dojangkok_local.zero_downtime import Release, Stack
 
 pytestmark = pytest.mark.engine
 
@@ -81,3 +82,32 @@ def test_without_connection_draining_the_same_rollout_loses_requests(gcp_stack):
     assert outcome.succeeded, outcome.output[-2000:]  # the roll-out itself is fine: users are not
     assert outcome.summary.failed > 0
     assert any("requests failed" in problem for problem in outcome.problems)
+
+
+# ---- the analysis gate: a release that fails users goes back, on both clouds --------------------------------------
+GOOD, FAULTY = Release("gate-r1"), Release("gate-r2", ("ENV FAULT_ERROR_RATIO=0.5",), only="ai-server")
+BOTH = "frontend,ai-server"
+
+
+@pytest.fixture(scope="module")
+def gated_stack(stand_ins, registry):
+    """Both clouds on one release, Prometheus scraping the ai-server instances, deploys judged for 20 s."""
+    with Stack(registry, analysis_seconds=20) as stack:
+        assert stack.deploy(BOTH, GOOD).returncode == 0
+        yield stack
+
+
+def test_a_release_the_analysis_gate_breaches_goes_back_on_both_clouds(gated_stack):
+    outcome = gated_stack.measure("gate breach", "ai-server", lambda: gated_stack.deploy(BOTH, FAULTY),
+                                  expect=GOOD.name)
+    assert not outcome.succeeded
+    # The summary names the query's measure, its value and the threshold; ai-server rolled back, frontend reverted.
+    breach = r"analysis breached over 20 s: error rate \d+\.\d % > 10 %"
+    assert re.search(breach, outcome.output), outcome.output[-3000:]
+    assert re.search(r'"service": "ai-server"[^}]*"outcome": "rolled-back"', outcome.output)
+    assert re.search(r'"service": "frontend"[^}]*"outcome": "reverted"', outcome.output)
+    # Users: the faulty release did serve (that is what the gate saw), and in the end the first one answers again.
+    assert set(outcome.summary.served_by) == {GOOD.name, FAULTY.name}
+    assert not [p for p in outcome.problems if "after the call" in p or "neither" in p], outcome.problems
+    ai_servers = [i for i in gated_stack.fleet.instances.values() if "/ai-server@" in i.release]
+    assert {gated_stack.release_of(i.address) for i in ai_servers} == {GOOD.name}

@@ -181,6 +181,11 @@ def test_parse_overrides():
         parse_overrides("prd", ["DOJANGKOK_PRD_AWS_REGION"])
     with pytest.raises(SettingsError, match="did you mean DOJANGKOK_PRD_AWS_REGION"):
         parse_overrides("prd", ["DOJANGKOK_DEV_AWS_REGION=x"])
+    # A run that reads both environments (promote) takes both environments' names, each for its own.
+    both = ["DOJANGKOK_DEV_AWS_REGION=x", "DOJANGKOK_PRD_AWS_REGION=y"]
+    assert parse_overrides("prd", both, also=[Environment.dev]) == {"DOJANGKOK_PRD_AWS_REGION": "y"}
+    with pytest.raises(SettingsError, match="did you mean"):
+        parse_overrides("prd", ["DOJANGKOK_DEV_AWS_REGON=x"], also=[Environment.dev])
     with pytest.raises(UnknownEnvironmentError):
         parse_overrides("staging", [])
 

@@ -163,6 +163,28 @@ def test_overrides_reach_the_plan():
     assert s["ai-server"].registry == "us-central1-docker.pkg.dev"
 
 
+def test_the_plan_names_each_environments_own_deploy_lock():
+    assert prd().deploy_lock == "s3://dojangkok-prd-codedeploy-bundles/locks/deploy.json"
+    moved = dev(overrides={"DOJANGKOK_DEV_AWS_BUNDLE_BUCKET": "elsewhere"})
+    assert moved.deploy_lock == "s3://elsewhere/locks/deploy.json"
+    assert "deploy lock" in prd().to_text() and "one release" in prd().to_text()
+
+
+def test_the_plan_shows_the_analysis_gate_and_its_queries():
+    assert "analysis gate  off: no [analysis] prometheus_url" in prd().to_text()  # the file names no Prometheus
+    plan = prd(overrides={"DOJANGKOK_PRD_ANALYSIS_PROMETHEUS_URL": "https://prometheus.internal"})
+    gate = plan.analysis
+    assert gate["services"] == ["ai-server"] and (gate["p95_ms"], gate["error_percent"]) == (500, 10)
+    p95 = gate["queries"]["ai-server"]["p95"]
+    assert 'service="ai-server"' in p95 and "[300s]" in p95
+    text = plan.to_text()
+    assert "ai-server: 300 s after taking all traffic, p95 <= 500 ms and errors <= 10 %" in text
+    assert "analysis errors" in text
+    given = make_plan("dev", branch="main", when=NOON, settings_text=SETTINGS_TEXT, services=["frontend"],
+                      prometheus_given=True)
+    assert "judges none of these services (it judges ai-server: 60 s" in given.to_text()
+
+
 def test_dev_commit_is_optional_but_checked():
     assert dev(commit="ABCDEF0123").commit == "abcdef0123"
     with pytest.raises(TagError, match="not hexadecimal"):

@@ -293,7 +293,7 @@ def test_deploy_triggers():
     assert inputs["action"]["options"] == ["rollback"]
 
 
-def test_main_deploys_dev_tags_deploy_prd_and_dispatch_rolls_back():
+def test_main_deploys_dev_tags_promote_to_prd_and_dispatch_rolls_back():
     deploy_jobs = jobs(DEPLOY)
     dev, prd, rollback = deploy_jobs["dev"], deploy_jobs["prd"], deploy_jobs["rollback"]
     assert "github.ref_type == 'branch'" in dev["if"] and dev["environment"] == "dev"
@@ -304,12 +304,17 @@ def test_main_deploys_dev_tags_deploy_prd_and_dispatch_rolls_back():
     def last(job: dict, function: str) -> dict[str, str]:
         return next(functions[function] for functions in reversed(dagger_chains(job)) if function in functions)
 
-    # A plan first, then the deploy of the same release.
+    # A plan first, then the deploy of the same release; dev labels its images with the commit ...
     assert [next(iter(set(c) - {"with-aws", "with-gcp"})) for c in dagger_chains(dev)] == ["plan", "deploy"]
     assert last(dev, "deploy")["--env"] == "dev" and last(dev, "deploy")["--branch"] == '"$BRANCH"'
-    assert last(prd, "deploy")["--env"] == "prd"
-    assert (last(prd, "deploy")["--version"], last(prd, "deploy")["--commit"]) == ('"$VERSION"', '"$COMMIT"')
+    assert last(dev, "deploy")["--commit"] == '"$COMMIT"'
+    # ... and a tag promotes exactly those images: prd builds nothing.
+    assert [next(iter(set(c) - {"with-aws", "with-gcp"})) for c in dagger_chains(prd)] == ["plan", "promote"]
+    assert (last(prd, "promote")["--version"], last(prd, "promote")["--commit"]) == ('"$VERSION"', '"$COMMIT"')
     assert last(rollback, "rollback")["--env"] == '"$TARGET_ENV"'
+    # Every run that takes an environment's deploy lock says who holds it.
+    for job, function in ((dev, "deploy"), (prd, "promote"), (rollback, "rollback")):
+        assert last(job, function)["--actor"] == '"$ACTOR"'
     # The values the calls expand come from env:, set from the event.
     step_env = {
         k: v for step in dev["steps"] + prd["steps"] + rollback["steps"] for k, v in step.get("env", {}).items()
@@ -318,6 +323,7 @@ def test_main_deploys_dev_tags_deploy_prd_and_dispatch_rolls_back():
     assert step_env["VERSION"].replace(" ", "") == "${{github.ref_name}}"
     assert step_env["COMMIT"].replace(" ", "") == "${{github.sha}}"
     assert step_env["TARGET_ENV"].replace(" ", "") == "${{inputs.env}}"
+    assert "${{ github.actor }}" in step_env["ACTOR"]
 
 
 def test_deploy_concurrency_is_per_environment_and_never_cancels():

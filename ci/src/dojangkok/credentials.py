@@ -122,6 +122,14 @@ class GcpAccess:
         return secret("gcp", creds.token)
 
 
+@object_type
+class PrometheusAccess:
+    """The Prometheus the analysis gate asks, instead of (or where there is no) [env.analysis] prometheus_url."""
+
+    endpoint: Annotated[dagger.Service | None, Doc("Prometheus, e.g. tcp://localhost:9090")] = field(default=None)
+    token: Annotated[dagger.Secret | None, Doc("Bearer token, if it asks for one")] = field(default=None)
+
+
 def secret(kind: str, plaintext: str) -> dagger.Secret:
     # The name must be stable per value (the engine dedupes by name) but must not reveal it.
     digest = hashlib.sha256(plaintext.encode()).hexdigest()[:16]
@@ -135,6 +143,7 @@ class Access:
     aws: AwsAccess | None
     gcp: GcpAccess | None
     registry: str = ""  # every image to this registry instead (a local or mirror registry)
+    prometheus: PrometheusAccess | None = None  # the analysis gate's Prometheus, where with-prometheus gave one
 
     def check_push(self, kinds: set[RegistryKind]) -> None:
         """Refuse, before anything is built, a publish whose registries need credentials nobody gave."""

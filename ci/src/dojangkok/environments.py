@@ -127,6 +127,23 @@ class Timeouts:
 
 
 @dataclass(frozen=True)
+class Analysis:
+    """The analysis gate: after a new release takes all traffic, Prometheus judges it over a window."""
+
+    prometheus_url: str  # the environment's Prometheus HTTP API; empty: no gate (with-prometheus can give one)
+    services: str  # comma-separated services the gate judges (those exporting the metrics the queries read)
+    window_seconds: int
+    p95_ms: int  # seed §9.2: API p95 above 500 ms is a suspected bottleneck
+    error_percent: int  # seed §9.2: an error rate above 10 % is a confirmed one
+    latency_query: str  # PromQL, seconds; $service and $window are filled in
+    error_query: str  # PromQL, a ratio of requests (0..1)
+
+    @property
+    def gated(self) -> tuple[str, ...]:
+        return tuple(name.strip() for name in self.services.split(",") if name.strip())
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything non-secret the pipeline needs to publish to and deploy in one environment."""
 
@@ -134,6 +151,7 @@ class Settings:
     aws: AwsSettings
     gcp: GcpSettings
     timeouts: Timeouts
+    analysis: Analysis
 
     def registry(self, svc: Service, registry_override: str = "") -> str:
         """The registry host (and path, for an override) that receives ``svc``'s images."""
@@ -183,7 +201,8 @@ def _deployed(cloud: Cloud, strategy: Strategy) -> tuple[str, ...]:
 
 AWS_SERVICES = _deployed(Cloud.AWS, Strategy.BLUE_GREEN)
 GCP_SERVICES = _deployed(Cloud.GCP, Strategy.ROLLING)
-_OPTIONAL = {("gcp", "delivery_pipeline")}
+_OPTIONAL = {("gcp", "delivery_pipeline"), ("analysis", "prometheus_url"), ("analysis", "services")}
+_WHOLE_NUMBERS = {"window_seconds", "p95_ms", "error_percent"}
 
 
 def _keys(cls: type) -> tuple[str, ...]:
@@ -205,6 +224,8 @@ def _schema() -> dict[tuple[str, ...], type]:
             schema["gcp", name, key] = str
     for key in _keys(Timeouts):
         schema["timeouts", key] = int
+    for key in _keys(Analysis):
+        schema["analysis", key] = int if key in _WHOLE_NUMBERS else str
     return schema
 
 
@@ -338,21 +359,26 @@ def load(
         aws=AwsSettings(**{k: values["aws", k] for k in _keys(AwsSettings)}, groups=aws_groups),
         gcp=GcpSettings(**{k: values["gcp", k] for k in _keys(GcpSettings)}, groups=gcp_groups),
         timeouts=section(Timeouts, "timeouts"),
+        analysis=section(Analysis, "analysis"),
     )
 
 
-def parse_overrides(env: str | Environment, pairs: Sequence[str]) -> dict[str, str]:
-    """``NAME=VALUE`` pairs, named like the override variables of ``env``, as a mapping to pass as ``environ``.
+def parse_overrides(env: str | Environment, pairs: Sequence[str], also: Sequence[Environment] = ()) -> dict[str, str]:
+    """``NAME=VALUE`` pairs, named like the override variables of ``env``, as a mapping to pass as ``environ``;
+    names of the environments in `also` (read by the same run) are accepted and left out.
 
     For callers that cannot set variables, such as a function running inside the Dagger engine (which does not see
     the caller's shell).
     """
     known = setting_variables(env)
+    others = {name for other in also for name in setting_variables(other)} - set(known)
     parsed: dict[str, str] = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
         if not sep:
             raise SettingsError(f"override {pair!r} is not NAME=VALUE: expected e.g. {next(iter(known))}=...")
+        if name in others:
+            continue  # a setting of another environment the same run reads (promote: dev and prd)
         if name not in known:
             close = difflib.get_close_matches(name, known, n=1)
             hint = f" (did you mean {close[0]}?)" if close else ""

@@ -15,8 +15,9 @@ import dagger
 from dagger import DefaultPath, Doc, Ignore, check, field, function, object_type
 
 from . import catalogue, images, release, testing
+from . import promote as promotion
 from .build import BranchArg, Build, CommitArg, EnvArg, FormatArg, Image, VersionArg, publish_report
-from .credentials import Access, AwsAccess, GcpAccess
+from .credentials import Access, AwsAccess, GcpAccess, PrometheusAccess, endpoint_url
 from .deploy.lock import LockRecord
 from .environments import SETTINGS_FILE, Environment, check_registry_override, load, parse_overrides
 from .plan import check_inputs, make_plan, service_names
@@ -89,8 +90,13 @@ class Dojangkok:
     registry: Annotated[str, Doc("Registry every image goes to instead of ECR / Artifact Registry")] = field(
         default="", init=False
     )
+    registry_endpoint: Annotated[dagger.Service | None, Doc("How functions reach that registry (with-registry)")] = (
+        field(default=None, init=False)
+    )
     aws: Annotated[AwsAccess | None, Doc("AWS credentials and endpoint (with-aws)")] = field(default=None, init=False)
     gcp: Annotated[GcpAccess | None, Doc("GCP credentials and endpoint (with-gcp)")] = field(default=None, init=False)
+    prometheus: Annotated[PrometheusAccess | None, Doc("The analysis gate's Prometheus (with-prometheus)")] = field(
+        default=None, init=False)
 
     def _with(self, **changes) -> "Dojangkok":
         new = copy.copy(self)
@@ -100,7 +106,7 @@ class Dojangkok:
 
     @property
     def access(self) -> Access:
-        return Access(self.aws, self.gcp, self.registry)
+        return Access(self.aws, self.gcp, self.registry, self.prometheus)
 
     @function
     def with_aws(
@@ -140,12 +146,26 @@ class Dojangkok:
         return self._with(gcp=GcpAccess(credentials=credentials, access_token=access_token, endpoint=endpoint))
 
     @function
+    def with_prometheus(
+        self,
+        endpoint: Annotated[dagger.Service, Doc("Prometheus' HTTP API, e.g. tcp://localhost:9090")],
+        token: Annotated[dagger.Secret | None, Doc("Bearer token, if it asks for one (env:PROMETHEUS_TOKEN)")] = None,
+    ) -> "Dojangkok":
+        """Judge every new release with this Prometheus (the analysis gate) instead of prometheus_url."""
+        return self._with(prometheus=PrometheusAccess(endpoint=endpoint, token=token))
+
+    @function
     def with_registry(
         self,
         address: Annotated[str, Doc("host[:port][/path], e.g. 127.0.0.1:5000; images go to {address}/dojangkok/…")],
+        endpoint: Annotated[
+            dagger.Service | None,
+            Doc("Where functions reach its API when the address is the host's own, e.g. tcp://localhost:5000 "
+                "(promote copies through it)"),
+        ] = None,
     ) -> "Dojangkok":
         """Send every image to this registry instead of ECR / Artifact Registry (a local or mirror registry)."""
-        return self._with(registry=check_registry_override(address))
+        return self._with(registry=check_registry_override(address), registry_endpoint=endpoint)
 
     # The dev tag carries the current minute, so a cached result would show a stale tag.
     @function(cache="never")
@@ -164,7 +184,7 @@ class Dojangkok:
         check_inputs(env, **inputs)  # refuse bad input before asking the engine for anything
         result = make_plan(
             env, **inputs, settings_text=await self.source.file(SETTINGS_FILE).contents(),
-            overrides=parse_overrides(env, self.override),
+            overrides=parse_overrides(env, self.override), prometheus_given=self.prometheus is not None,
         )
         return result.render(format)
 
@@ -264,6 +284,52 @@ class Dojangkok:
         return release.check_outcomes(results, release.report(results, format))
 
     @function(cache="never")
+    async def promote(
+        self,
+        version: Annotated[str, Doc("Release version, vMAJOR.MINOR.PATCH: prd's tag prod-{version}-{commit7}")],
+        commit: Annotated[str, Doc("The commit dev runs and prd gets (its images' org.opencontainers.image.revision)")],
+        service: ServiceArg = None,
+        independent: IndependentArg = False,
+        actor: ActorArg = "",
+        break_lock: BreakLockArg = False,
+        format: FormatArg = OutputFormat.text,
+    ) -> str:
+        """Promote what dev runs for a commit to prd by digest, no rebuild: copy, check digests, roll out.
+
+        Each service's dev image must carry the commit's label; the copy goes under prod-{version}-{commit7}, then
+        latest, and must keep its digest. Refused before any push when dev runs another commit.
+        """
+        prd, tag, chosen, override = check_inputs(
+            Environment.prd, version=version, commit=commit, services=service, registry_override=self.registry
+        )
+        self.access.check_deploy(chosen)
+        self.access.check_push({s.registry for s in chosen})
+        dev_drivers, prd_drivers = await asyncio.gather(self._drivers(Environment.dev, prd),
+                                                         self._drivers(prd, Environment.dev))
+        reach = await self._reach(chosen, dev_drivers.settings, prd_drivers.settings)
+        with prd_drivers.lock().held(self._lock_record(prd, "promote", tag, chosen, actor), break_lock=break_lock):
+            found = await asyncio.to_thread(promotion.dev_images, dev_drivers, chosen, commit, reach)
+            published = await promotion.copy_to(
+                found, lambda svc: prd_drivers.settings.image_repository(svc, override), tag, reach)
+            by_name = {p.service: p.pinned for p in published}
+            results = await release.run([(s, by_name[s.name]) for s in chosen], prd_drivers, False, independent)
+        return release.check_outcomes(results, release.report(results, format))
+
+    async def _reach(self, chosen, *environments) -> promotion.Reach:
+        """URL and login of every registry the services' images live in, by registry name, for the copy."""
+        table: dict[str, tuple[str, tuple[str, str] | None]] = {}
+        local_url = await endpoint_url(self.registry_endpoint)
+        for settings in environments:
+            for svc in chosen:
+                name = settings.registry(svc, self.registry).split("/", 1)[0]
+                if name in table:
+                    continue
+                login = await self.access.registry_login(svc.registry, settings.aws.region)
+                url = local_url if self.registry and local_url else f"https://{name}"
+                table[name] = (url, (login[0], await login[1].plaintext()) if login else None)
+        return lambda name: table.get(name, (f"https://{name}", None))
+
+    @function(cache="never")
     async def rollback(
         self,
         env: Annotated[Environment, Doc("Environment to roll back: dev or prd")],
@@ -282,10 +348,11 @@ class Dojangkok:
             results = await release.run([(s, None) for s in chosen], drivers, rollback=True)
         return release.check_outcomes(results, release.report(results, format, rollback=True))
 
-    async def _drivers(self, env: Environment) -> release.Drivers:
-        """The deploy drivers of `env`, their cloud clients built (the secrets are read here, once)."""
+    async def _drivers(self, env: Environment, *also: Environment) -> release.Drivers:
+        """The deploy drivers of `env`, their cloud clients built (the secrets are read here, once); `also`: other
+        environments this run reads, whose overrides are not typos."""
         settings = load(env, text=await self.source.file(SETTINGS_FILE).contents(),
-                        environ=parse_overrides(env, self.override))
+                        environ=parse_overrides(env, self.override, also))
         return await release.Drivers(settings, self.access, *await release.deploy_files(self.source)).prepare()
 
     @staticmethod

@@ -17,6 +17,8 @@ from datetime import UTC, datetime
 
 from . import machines, tags
 from .catalogue import BUILT, SERVICES, Service, Strategy, select
+from .deploy.analysis import AnalysisGate
+from .deploy.lock import LOCK_KEY
 from .environments import Environment, Settings, check_registry_override, environment, load
 from .report import OutputFormat, Section, render
 
@@ -94,6 +96,8 @@ class Plan:
     registry_override: str
     deploy_timeout_minutes: int
     health_check_timeout_seconds: int
+    deploy_lock: str  # the environment's lock record, taken before the build and given back at the end
+    analysis: dict  # the gate: Prometheus, window, thresholds and queries per gated service
     services: tuple[ServicePlan, ...]
     not_built: tuple[str, ...]  # catalogue services the pipeline neither builds nor deploys
 
@@ -207,6 +211,7 @@ def make_plan(
     registry_override: str = "",
     settings_text: str,
     overrides: Mapping[str, str] | None = None,
+    prometheus_given: bool = False,
 ) -> Plan:
     """The plan of a release of ``services`` (default: every built one) to ``env``.
 
@@ -262,12 +267,41 @@ def make_plan(
         registry_override=override,
         deploy_timeout_minutes=settings.timeouts.deploy_minutes,
         health_check_timeout_seconds=settings.timeouts.health_check_seconds,
+        deploy_lock=f"s3://{settings.aws.bundle_bucket}/{LOCK_KEY}",
+        analysis=_analysis(settings, tuple(s.name for s in chosen), prometheus_given),
         services=tuple(planned),
         not_built=tuple(s.name for s in SERVICES if s not in BUILT),
     )
 
 
+def _analysis(settings: Settings, services: tuple[str, ...], prometheus_given: bool) -> dict:
+    gate = settings.analysis
+    where = "with-prometheus" if prometheus_given else gate.prometheus_url
+    judged = [name for name in services if name in gate.gated] if where else []
+    return {
+        "prometheus": where,
+        "services": judged,
+        "gated": list(gate.gated),
+        "window_seconds": gate.window_seconds,
+        "p95_ms": gate.p95_ms,
+        "error_percent": gate.error_percent,
+        "queries": {name: dict(zip(("p95", "errors"), AnalysisGate(gate, where).queries(name), strict=True))
+                    for name in judged},
+    }
+
+
 # ---------------------------------------------------------------------------------------------- text
+
+
+def _gate_line(gate: dict) -> str:
+    rule = (f"{gate['window_seconds']} s after taking all traffic, p95 <= {gate['p95_ms']} ms and errors <= "
+            f"{gate['error_percent']} %, else rolled back")
+    if not gate["prometheus"]:
+        judged = ", ".join(gate["gated"])
+        return f"off: no [analysis] prometheus_url and no with-prometheus (would judge {judged}: {rule})"
+    if not gate["services"]:
+        return f"judges none of these services (it judges {', '.join(gate['gated']) or 'none'}: {rule})"
+    return f"{', '.join(gate['services'])}: {rule} ({gate['prometheus']})"
 
 
 def _sections(plan: Plan) -> list[Section]:
@@ -281,6 +315,10 @@ def _sections(plan: Plan) -> list[Section]:
         ("planned at", plan.planned_at),
         ("registry", plan.registry_override or "ECR / Artifact Registry of the environment"),
         ("timeouts", f"deploy {plan.deploy_timeout_minutes} min, health check {plan.health_check_timeout_seconds} s"),
+        ("deploy lock", f"{plan.deploy_lock}: taken before the build, refused while another run holds it"),
+        ("one release", "a service that misses it puts the others back on their previous release (--independent: "
+                        "each keeps its outcome)"),
+        ("analysis gate", _gate_line(plan.analysis)),
     ])
     # The overview names the target by its last segment; the full resource name follows per service.
     overview = Section(
@@ -299,6 +337,7 @@ def _sections(plan: Plan) -> list[Section]:
             *((key.replace("_", " "), value) for key, value in s.target_details.items()),
             *((("api calls" if i == 0 else ""), call) for i, call in enumerate(s.api_calls)),
             ("on failure", s.on_failure),
+            *((f"analysis {name}", query) for name, query in plan.analysis["queries"].get(s.service, {}).items()),
         ]
         sections.append(Section(title=f"{s.service}:", rows=rows))
     if plan.not_built:

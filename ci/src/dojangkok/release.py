@@ -20,7 +20,8 @@ import dagger
 from .build import progress
 from .catalogue import Cloud, Service
 from .credentials import Access, endpoint_url
-from .deploy import DeployResult, Outcome
+from .deploy import DeployError, DeployResult, Outcome
+from .deploy.analysis import AnalysisGate
 from .deploy.blue_green import AwsClients, BlueGreen, aws_clients
 from .deploy.cloud_deploy import CloudDeploy, pipeline_and_target
 from .deploy.common import Backoff
@@ -38,13 +39,14 @@ class Drivers:
     """One driver per service (drivers count their own API calls, so they are not shared)."""
 
     def __init__(self, settings: Settings, access: Access, bundle_dir: Path, startup_template: str, *,
-                 aws: AwsClients | None = None, gcp: GcpClients | None = None):
+                 aws: AwsClients | None = None, gcp: GcpClients | None = None, gate: AnalysisGate | None = None):
         self.settings = settings
         self.access = access
         self.bundle_dir = bundle_dir
         self.startup_template = startup_template
         self._aws = aws  # built by prepare() from the run's access; handed in by harnesses that hold clients
         self._gcp = gcp
+        self.gate = gate  # the analysis gate, when the environment (or with-prometheus) names a Prometheus
 
     async def prepare(self) -> Drivers:
         """Build the cloud clients (reads the secrets once)."""
@@ -57,6 +59,12 @@ class Drivers:
             self._gcp = gcp_clients(
                 self.settings.gcp.project, await endpoint_url(gcp.endpoint) or None, await gcp.google_credentials()
             )
+        url = await endpoint_url(self.access.prometheus.endpoint) if self.access.prometheus else ""
+        url = url or self.settings.analysis.prometheus_url
+        if url:
+            token = self.access.prometheus.token if self.access.prometheus else None
+            self.gate = AnalysisGate(self.settings.analysis, url, await token.plaintext() if token else "",
+                                     progress=progress)
         return self
 
     def lock(self) -> DeployLock:
@@ -64,6 +72,22 @@ class Drivers:
         return DeployLock(self._aws.s3, self.settings.aws.bundle_bucket, self.settings.environment.value, progress)
 
     def deploy(self, svc: Service, image: str) -> DeployResult:
+        """Roll `image` out; once it takes all traffic, the analysis gate (if any) judges it or rolls it back."""
+        result = self._roll_out(svc, image)
+        if result.outcome is not Outcome.SUCCEEDED or self.gate is None or not self.gate.applies(svc.name):
+            return result
+        verdict = self.gate.judge(svc.name)
+        if verdict.passed:
+            return replace(result, detail="; ".join(filter(None, [result.detail, str(verdict)])))
+        back = self.rollback(svc)
+        rolled_back = back.outcome is Outcome.SUCCEEDED
+        return replace(result, outcome=Outcome.ROLLED_BACK if rolled_back else Outcome.FAILED,
+                       new=back.new if rolled_back else result.new, seconds=result.seconds + back.seconds,
+                       detail=f"{verdict}; " + (f"rolled back to {back.new}" if rolled_back
+                                                 else f"the rollback failed: {back.detail}"),
+                       api_calls=dict(Counter(result.api_calls) + Counter(back.api_calls)))
+
+    def _roll_out(self, svc: Service, image: str) -> DeployResult:
         if svc.cloud is Cloud.AWS:
             return self.blue_green().deploy(svc, image, **self.aws_group(svc))
         if self.settings.gcp.delivery_pipeline:
@@ -76,6 +100,15 @@ class Drivers:
         if self.settings.gcp.delivery_pipeline:
             return self.cloud_deploy(svc).rollback(svc)
         return self.rolling().rollback(svc, group=self.settings.gcp.groups[svc.name].instance_group)
+
+    def serving(self, svc: Service) -> str:
+        """The image (by digest) the service's target runs now, "" if it runs none this pipeline deployed."""
+        if svc.cloud is Cloud.AWS:
+            return self.blue_green().serving(**self.aws_group(svc))
+        if self.settings.gcp.delivery_pipeline:
+            raise DeployError(f"{svc.name}: reading what a Cloud Deploy target runs is not supported; promote "
+                              "the release with `gcloud deploy releases promote` there")
+        return self.rolling().serving(group=self.settings.gcp.groups[svc.name].instance_group)
 
     def aws_group(self, svc: Service) -> dict[str, str]:
         return {

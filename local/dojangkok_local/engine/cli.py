@@ -39,7 +39,7 @@ class Emulated:
 
     def arguments(self) -> list[str]:
         """`with-…` calls to put before the function: registry, AWS and GCP, each declared once."""
-        args = ["with-registry", "--address", self.registry]
+        args = ["with-registry", "--address", self.registry, "--endpoint", host_service(f"http://{self.registry}")]
         if self.aws_endpoint:
             args += ["with-aws", "--access-key-id", "env:DOJANGKOK_EMULATOR_KEY_ID",
                      "--secret-access-key", "env:DOJANGKOK_EMULATOR_SECRET",

@@ -45,3 +45,35 @@ def test_error_ratio_one_fails_every_user_request_and_health_stays_ok(upstreams:
 def test_a_bad_switch_names_the_variable(var: str, value: str) -> None:
     with pytest.raises(SettingsError, match=var):
         Settings.from_env({var: value})
+
+
+def duration_samples(client: TestClient) -> dict[tuple[str, str], float]:
+    """(route, status) -> requests counted, from /metrics as Prometheus scrapes it."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    counts = {}
+    for family in text_string_to_metric_families(client.get("/metrics").text):
+        for sample in family.samples:
+            if sample.name == "http_server_request_duration_seconds_count":
+                counts[sample.labels["route"], sample.labels["status"]] = sample.value
+    return counts
+
+
+def test_metrics_count_what_users_got_injected_faults_included(upstreams: respx.MockRouter) -> None:
+    with app_with(fault_error_ratio=1.0) as client:
+        for _ in range(3):
+            client.get("/openapi.json")
+        client.get("/health")
+        counts = duration_samples(client)
+    assert counts == {("/openapi.json", "500"): 3.0}  # health checks and scrapes are not users' requests
+
+
+def test_metrics_see_the_injected_latency(upstreams: respx.MockRouter) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with app_with(fault_latency=0.3) as client:
+        client.get("/openapi.json")
+        text = client.get("/metrics").text
+    buckets = {s.labels["le"]: s.value for f in text_string_to_metric_families(text) for s in f.samples
+               if s.name == "http_server_request_duration_seconds_bucket"}
+    assert buckets["0.25"] == 0.0 and buckets["0.4"] == 1.0

@@ -355,6 +355,13 @@ class BlueGreen:
                 api_calls=run.counts(),
             )
 
+    def serving(self, *, application: str, deployment_group: str) -> str:
+        """The image (by digest) of the group's last successful deployment, or "" if it has none."""
+        _check_names(application, deployment_group)
+        with _Run():
+            history = self._successful_deployments(application, deployment_group)
+        return _image_of(history[0]) if history else ""
+
     # -- steps --------------------------------------------------------------------------------------------------
 
     def _prepare(

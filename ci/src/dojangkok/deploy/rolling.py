@@ -488,6 +488,17 @@ class RollingUpdate(GoogleApiCalls):
                       f"{waited.detail}; rollback to {previous} did not finish either ({back.detail}): "
                       f"inspect {self.group_path(group)} and run `dagger call rollback`")
 
+    def serving(self, *, group: str) -> str:
+        """The image (by digest) of the template the group runs, or "" for a template this pipeline did not make."""
+        self._check_target(group)
+        try:
+            mig = self._get_group(group)
+            template = self._call(TEMPLATES_GET, self.templates.get, project=self.project,
+                                  instance_template=last_segment(mig.instance_template))
+        except gexc.NotFound as error:
+            raise DeployError(f"{self.group_path(group)} or its instance template does not exist") from error
+        return next((i.value for i in template.properties.metadata.items if i.key == METADATA_IMAGE), "")
+
     def rollback(self, service: str | Service, *, group: str) -> DeployResult:
         """Put the group back on the template its current one replaced, and wait until it is stable there."""
         started = self.clock()

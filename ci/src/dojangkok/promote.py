@@ -1,0 +1,99 @@
+"""Build once, promote the bytes: what dev runs for a commit goes to prd by digest, never rebuilt.
+
+dev's targets say which image each service runs (CodeDeploy's last successful revision, the MIG's template);
+the image's OCI ``revision`` label (written at publish from ``--commit``) says which commit it was built from. A
+service whose dev image was built from another commit, or that dev never deployed, is refused before anything is
+pushed. The copy is byte for byte (``oci.copy``): prd's unique tag, then ``latest`` once every service landed,
+each on the digest dev runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from . import oci
+from .build import REVISION_LABEL, Published, progress
+from .catalogue import Service
+from .deploy import DeployError
+from .deploy.common import parse_image
+from .release import Drivers
+from .tags import LATEST
+
+
+class PromoteRefused(RuntimeError):
+    """dev does not run the images of the commit asked for; the message says what it runs and what to do."""
+
+
+@dataclass(frozen=True)
+class DevImage:
+    service: Service
+    repository: str  # registry/path
+    digest: str  # sha256:… of what dev rolled out
+    revision: str  # the commit its label names
+    platforms: list[str]
+
+    @property
+    def reference(self) -> str:
+        return f"{self.repository}@{self.digest}"
+
+
+# How a function reaches a registry: its URL and login, by the registry's name in references.
+Reach = Callable[[str], tuple[str, tuple[str, str] | None]]
+
+
+def _registry(reach: Reach, name: str) -> oci.Registry:
+    url, login = reach(name)
+    return oci.Registry(url, login)
+
+
+def dev_images(dev: Drivers, services: tuple[Service, ...], commit: str, reach: Reach) -> list[DevImage]:
+    """What dev runs for every service, each checked to be built from `commit`; PromoteRefused otherwise."""
+    problems, found = [], []
+    for svc in services:
+        reference = dev.serving(svc)
+        if not reference:
+            problems.append(f"{svc.name}: dev runs no image this pipeline deployed")
+            continue
+        try:
+            ref = parse_image(reference)
+            location = oci.Location.of(ref.repository)
+            platforms, labels = oci.describe(_registry(reach, location.registry), location.repository, ref.digest)
+        except (DeployError, oci.CopyError) as error:
+            problems.append(f"{svc.name}: dev runs {reference}, which its registry does not give out ({error})")
+            continue
+        revision = labels.get(REVISION_LABEL, "")
+        if not revision or not revision.lower().startswith(commit.lower()):
+            built = f"built from {revision}" if revision else f"without a {REVISION_LABEL} label"
+            problems.append(f"{svc.name}: dev runs {reference}, {built}")
+            continue
+        progress(f"{svc.name}: dev runs {reference} ({', '.join(platforms)}), built from {revision}")
+        found.append(DevImage(svc, ref.repository, ref.digest, revision, platforms))
+    if problems:
+        raise PromoteRefused(
+            f"dev does not run commit {commit} everywhere, nothing was pushed to prd: " + "; ".join(problems)
+            + f". Deploy that commit to dev first (dagger call deploy --env dev --branch … --commit {commit})"
+        )
+    return found
+
+
+async def copy_to(images: list[DevImage], repository_of: Callable[[Service], str], tag: str,
+                  reach: Reach) -> list[Published]:
+    """Copy every image under `tag`, then move `latest` to each, only once every copy landed on its digest."""
+
+    def one(image: DevImage) -> tuple[oci.Location, oci.Registry]:
+        source = oci.Location.of(image.repository)
+        target = oci.Location.of(repository_of(image.service))
+        target_registry = _registry(reach, target.registry)
+        progress(f"copying {image.reference} -> {target.registry}/{target.repository}:{tag}")
+        oci.copy(source, _registry(reach, source.registry), image.digest, target, target_registry, tag)
+        return target, target_registry
+
+    targets = await asyncio.gather(*(asyncio.to_thread(one, image) for image in images))
+    for image, (target, registry) in zip(images, targets, strict=True):
+        landed = await asyncio.to_thread(oci.tag, registry, target, image.digest, LATEST)
+        if landed != image.digest:
+            raise oci.CopyError(f"{target.registry}/{target.repository}:{LATEST} landed as {landed}")
+    return [Published(service=i.service.name, reference=f"{t.registry}/{t.repository}:{tag}", digest=i.digest,
+                      platforms=i.platforms) for i, (t, _) in zip(images, targets, strict=True)]

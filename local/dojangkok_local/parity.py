@@ -264,6 +264,7 @@ SAMPLES = {
     "VERSION": "v1.0.2",
     "COMMIT": "a1b2c3d4e5f60718293a4b5c6d7e8f9012345678",
     "TARGET_ENV": "prd",
+    "ACTOR": "octocat (run 1234)",
     "GOOGLE_APPLICATION_CREDENTIALS": "/dev/null",
     "GITHUB_STEP_SUMMARY": "/dev/null",
     "(git rev-parse HEAD)": "a1b2c3d4e5f60718293a4b5c6d7e8f9012345678",

@@ -24,7 +24,7 @@ def test_every_documented_and_automated_line_is_accepted_by_the_cli(engine_env):
         ('deploy --env dev --branch "$BRANCH"', 'deploi --env dev --branch "$BRANCH"', 'unknown command "deploi"'),
         ('--env dev --branch "$BRANCH"', '--env dev --brunch "$BRANCH"', "unknown flag: --brunch"),
         ("--session-token env:AWS_SESSION_TOKEN", "--token env:AWS_SESSION_TOKEN", "unknown flag: --token"),
-        ('deploy --env prd --version "$VERSION"', 'deploy --env prod --version "$VERSION"', 'invalid argument "prod"'),
+        ('plan --env prd --version "$VERSION"', 'plan --env prod --version "$VERSION"', 'invalid argument "prod"'),
     ],
 )
 def test_a_broken_workflow_line_is_caught(engine_env, tmp_path, before, after, expected):

@@ -34,6 +34,7 @@ def test_failing_requests_breach_the_error_rate(prometheus, serving):
     errors = verdict.measurements[1]
     assert errors.breached and 25 < errors.value < 75  # about half of the requests failed
     assert "error rate" in str(verdict) and "> 10 %" in str(verdict)
+    assert 'status=~"5.."' in str(verdict)  # the query that measured it, as deploy/environments.toml gave it
 
 
 def test_slow_requests_breach_the_p95(prometheus, serving):

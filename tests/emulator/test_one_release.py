@@ -100,7 +100,8 @@ async def test_a_release_the_analysis_gate_rejects_goes_back_and_takes_the_other
 
     ai = results["ai-server"]
     assert ai.outcome is Outcome.ROLLED_BACK, ai.detail
-    assert re.search(r"analysis breached over 6 s: error rate \d+\.\d % > 10 %; rolled back to ", ai.detail)
+    breach = r"analysis breached over 6 s: error rate \d+\.\d % > 10 % \(query .+\); rolled back to "
+    assert re.search(breach, ai.detail)
     assert ai_server_template(drivers) == before == ai.new
     frontend = results["frontend"]  # reached its release on AWS, then put back: one release across both clouds
     assert frontend.outcome is Outcome.REVERTED and "ai-server rolled-back" in frontend.detail

@@ -36,9 +36,10 @@ class Measurement:
     def __str__(self) -> str:
         if self.value is None:
             return f"{self.name}: {self.problem} (query {self.query})"
-        comparison = ">" if self.breached else "<="
         shown = f"{self.value:.0f}" if self.unit == "ms" else f"{self.value:.1f}"
-        return f"{self.name} {shown} {self.unit} {comparison} {self.limit:g} {self.unit}"
+        if self.breached:
+            return f"{self.name} {shown} {self.unit} > {self.limit:g} {self.unit} (query {self.query})"
+        return f"{self.name} {shown} {self.unit} <= {self.limit:g} {self.unit}"
 
 
 @dataclass(frozen=True)

@@ -151,53 +151,36 @@ class Build:
         settings = load(which, text=await self.settings_file.contents(), environ=parse_overrides(which, self.override))
         progress(f"building {len(self.images)} images: " + ", ".join(f"{i.service} {i.platform}" for i in self.images))
         await self.sync()  # built already by `build`: cache hits
-        variants = {s.name: self.variants(s.name, commit) for s in services}
-        platforms = {s.name: [str(i.platform) for i in self.images if i.service == s.name] for s in services}
-        results = await push_release(services, variants, platforms, settings, self.access, override_registry, tag,
-                                     dry_run=dry_run)
+        kinds = {s.registry for s in services}
+        logins = {kind: await self.access.registry_login(kind, settings.aws.region) for kind in kinds}
+
+        async def push(svc: Service, tag: str) -> str:
+            repository = settings.image_repository(svc, override_registry)
+            ctr = dagger.dag.container()
+            if (login := logins[svc.registry]) is not None:
+                ctr = ctr.with_registry_auth(repository.split("/", 1)[0], login[0], login[1])
+            if dry_run:
+                return f"{repository}:{tag}@sha256:{'0' * 64}"
+            progress(f"pushing {repository}:{tag}")
+            return await ctr.publish(f"{repository}:{tag}", platform_variants=self.variants(svc.name, commit))
+
+        unique = await asyncio.gather(*(push(s, tag) for s in services))
+        results = []
+        for svc, ref in zip(services, unique, strict=True):
+            name, _, digest = ref.partition("@")
+            if not digest.startswith("sha256:"):
+                raise PublishError(f"{svc.name}: the registry returned {ref!r} without a digest; latest not moved")
+            platforms = [str(i.platform) for i in self.images if i.service == svc.name]
+            results.append(Published(service=svc.name, reference=name, digest=digest, platforms=platforms))
+
+        latest = await asyncio.gather(*(push(s, LATEST) for s in services))
+        for published, ref in zip(results, latest, strict=True):
+            if ref.partition("@")[2] != published.digest:
+                raise PublishError(
+                    f"{published.service}: latest landed as {ref} but {published.reference} is {published.digest}; "
+                    "the registry rewrote the index (check for a proxy or a registry that converts manifests)"
+                )
         return settings, results
-
-
-async def push_release(
-    services: list[Service],
-    variants: dict[str, list[dagger.Container]],
-    platforms: dict[str, list[str]],
-    settings: Settings,
-    access: Access,
-    override_registry: str,
-    tag: str,
-    *,
-    dry_run: bool = False,
-) -> list[Published]:
-    """Push every service's platform images under `tag`, check the digests, and only then move ``latest``."""
-    logins = {kind: await access.registry_login(kind, settings.aws.region) for kind in {s.registry for s in services}}
-
-    async def push(svc: Service, tag: str) -> str:
-        repository = settings.image_repository(svc, override_registry)
-        ctr = dagger.dag.container()
-        if (login := logins[svc.registry]) is not None:
-            ctr = ctr.with_registry_auth(repository.split("/", 1)[0], login[0], login[1])
-        if dry_run:
-            return f"{repository}:{tag}@sha256:{'0' * 64}"
-        progress(f"pushing {repository}:{tag}")
-        return await ctr.publish(f"{repository}:{tag}", platform_variants=variants[svc.name])
-
-    unique = await asyncio.gather(*(push(s, tag) for s in services))
-    results = []
-    for svc, ref in zip(services, unique, strict=True):
-        name, _, digest = ref.partition("@")
-        if not digest.startswith("sha256:"):
-            raise PublishError(f"{svc.name}: the registry returned {ref!r} without a digest; latest not moved")
-        results.append(Published(service=svc.name, reference=name, digest=digest, platforms=platforms[svc.name]))
-
-    latest = await asyncio.gather(*(push(s, LATEST) for s in services))
-    for published, ref in zip(results, latest, strict=True):
-        if ref.partition("@")[2] != published.digest:
-            raise PublishError(
-                f"{published.service}: latest landed as {ref} but {published.reference} is {published.digest}; "
-                "the registry rewrote the index (check for a proxy or a registry that converts manifests)"
-            )
-    return results
 
 
 def publish_report(results: list[Published], fmt: OutputFormat | str, dry_run: bool = False) -> str:

@@ -39,14 +39,14 @@ class Drivers:
     """One driver per service (drivers count their own API calls, so they are not shared)."""
 
     def __init__(self, settings: Settings, access: Access, bundle_dir: Path, startup_template: str, *,
-                 aws: AwsClients | None = None, gcp: GcpClients | None = None, gate: AnalysisGate | None = None):
+                 aws: AwsClients | None = None, gcp: GcpClients | None = None):
         self.settings = settings
         self.access = access
         self.bundle_dir = bundle_dir
         self.startup_template = startup_template
         self._aws = aws  # built by prepare() from the run's access; handed in by harnesses that hold clients
         self._gcp = gcp
-        self.gate = gate  # the analysis gate, when the environment (or with-prometheus) names a Prometheus
+        self.gate: AnalysisGate | None = None  # set by prepare() when the environment or with-prometheus names one
 
     async def prepare(self) -> Drivers:
         """Build the cloud clients (reads the secrets once)."""

@@ -93,8 +93,8 @@ def small_chunks(monkeypatch):
 def test_an_index_lands_in_another_registry_under_its_own_digest(dev_registry, prd_registry):
     dev, prd = api(dev_registry), api(prd_registry)
     digest = two_platform_image(dev, "dojangkok/frontend")
-    source = oci.Location(dev_registry.address, "dojangkok/frontend", dev.url)
-    target = oci.Location(prd_registry.address, "dojangkok/frontend", prd.url)
+    source = oci.Location(dev_registry.address, "dojangkok/frontend")
+    target = oci.Location(prd_registry.address, "dojangkok/frontend")
 
     assert oci.copy(source, dev, digest, target, prd, "prod-v1.4.0-0123456") == digest
     assert prd_registry.api().manifest("dojangkok/frontend", "prod-v1.4.0-0123456")[0] == digest
@@ -108,8 +108,8 @@ def test_an_index_lands_in_another_registry_under_its_own_digest(dev_registry, p
 def test_within_one_registry_blobs_are_mounted_not_moved(dev_registry):
     dev = api(dev_registry)
     digest = two_platform_image(dev, "dojangkok/frontend")
-    source = oci.Location(dev_registry.address, "dojangkok/frontend", dev.url)
-    target = oci.Location(dev_registry.address, "dojangkok-prd/frontend", dev.url)
+    source = oci.Location(dev_registry.address, "dojangkok/frontend")
+    target = oci.Location(dev_registry.address, "dojangkok-prd/frontend")
     patches = []
     dev.http.event_hooks["request"].append(lambda request: request.method == "PATCH" and patches.append(request))
     assert oci.copy(source, dev, digest, target, dev, "prod-v1.4.0-0123456") == digest
@@ -120,8 +120,8 @@ def test_within_one_registry_blobs_are_mounted_not_moved(dev_registry):
 def test_a_refused_login_stops_the_copy_with_the_registry_named(dev_registry, prd_registry):
     dev = api(dev_registry)
     digest = two_platform_image(dev, "dojangkok/frontend")
-    source = oci.Location(dev_registry.address, "dojangkok/frontend", dev.url)
-    target = oci.Location(prd_registry.address, "dojangkok/frontend", f"http://{prd_registry.address}")
+    source = oci.Location(dev_registry.address, "dojangkok/frontend")
+    target = oci.Location(prd_registry.address, "dojangkok/frontend")
     with pytest.raises(oci.CopyError, match=f"{prd_registry.address}/dojangkok/frontend.*401"):
         oci.copy(source, dev, digest, target, api(prd_registry, (USER, "wrong")), "prod-v1.4.0-0123456")
     assert prd_registry.api().tags("dojangkok/frontend") == []
@@ -133,8 +133,8 @@ def test_a_source_answering_other_bytes_than_its_digest_is_refused(dev_registry,
     other = push_manifest(dev, "dojangkok/frontend", {"schemaVersion": 2, "mediaType": oci.MANIFEST_TYPES[0],
                                                       "manifests": []})
     forged = "sha256:" + "0" * 64
-    source = oci.Location(dev_registry.address, "dojangkok/frontend", dev.url)
-    target = oci.Location(prd_registry.address, "dojangkok/frontend", f"http://{prd_registry.address}")
+    source = oci.Location(dev_registry.address, "dojangkok/frontend")
+    target = oci.Location(prd_registry.address, "dojangkok/frontend")
     with pytest.raises(oci.CopyError):
         oci.copy(source, dev, forged, target, api(prd_registry), "prod-v1.4.0-0123456")
     assert other != forged and prd_registry.api().tags("dojangkok/frontend") == []

@@ -35,16 +35,15 @@ class CopyError(RuntimeError):
 
 @dataclass(frozen=True)
 class Location:
-    """Where a repository is and how to reach it: its name in references, and the URL its API answers on."""
+    """A repository as references name it; how to reach its registry is the Registry's URL."""
 
-    registry: str  # host[:port] as references name it, e.g. 127.0.0.1:5000 or 1234.dkr.ecr.….amazonaws.com
+    registry: str  # host[:port], e.g. 127.0.0.1:5000 or 1234.dkr.ecr.….amazonaws.com
     repository: str  # dojangkok/frontend
-    url: str  # https://{registry}, or the endpoint a function reaches a local registry at
 
     @classmethod
-    def of(cls, repository_ref: str, url: str = "") -> Location:
+    def of(cls, repository_ref: str) -> Location:
         registry, _, repository = repository_ref.partition("/")
-        return cls(registry, repository, url or f"https://{registry}")
+        return cls(registry, repository)
 
 
 @dataclass
@@ -183,11 +182,7 @@ def copy(source: Location, source_registry: Registry, digest: str, target: Locat
         _check(done, f"finishing the upload of {blob} to {target.registry}/{repo}", 201)
 
     def put_manifest(reference: str, body: bytes, media_type: str) -> str:
-        repo = target.repository
-        response = target_registry.request("PUT", f"/v2/{repo}/manifests/{reference}", scope=Registry.push(repo),
-                                           content=body, headers={"Content-Type": media_type})
-        _check(response, f"writing {target.registry}/{repo}:{reference}", 201)
-        return response.headers.get("Docker-Content-Digest", digest_of(body))
+        return write_manifest(target_registry, target, reference, body, media_type)
 
     body, media_type = copy_manifest(digest)
     landed = put_manifest(tag, body, media_type)
@@ -199,9 +194,15 @@ def copy(source: Location, source_registry: Registry, digest: str, target: Locat
 def tag(registry: Registry, location: Location, digest: str, name: str) -> str:
     """Point `name` at the manifest `digest` already in the repository; the digest it landed on."""
     body, media_type = read_manifest(registry, location.repository, digest)
-    response = registry.request("PUT", f"/v2/{location.repository}/manifests/{name}", content=body,
-                                scope=Registry.push(location.repository), headers={"Content-Type": media_type})
-    _check(response, f"writing {location.registry}/{location.repository}:{name}", 201)
+    return write_manifest(registry, location, name, body, media_type)
+
+
+def write_manifest(registry: Registry, location: Location, reference: str, body: bytes, media_type: str) -> str:
+    """Store manifest bytes as they are under `reference` (a tag or their digest); the digest the registry gives."""
+    repo = location.repository
+    response = registry.request("PUT", f"/v2/{repo}/manifests/{reference}", scope=Registry.push(repo),
+                                content=body, headers={"Content-Type": media_type})
+    _check(response, f"writing {location.registry}/{repo}:{reference}", 201)
     return response.headers.get("Docker-Content-Digest", digest_of(body))
 
 

@@ -80,12 +80,11 @@ class Drivers:
         if verdict.passed:
             return replace(result, detail="; ".join(filter(None, [result.detail, str(verdict)])))
         back = self.rollback(svc)
-        rolled_back = back.outcome is Outcome.SUCCEEDED
-        return replace(result, outcome=Outcome.ROLLED_BACK if rolled_back else Outcome.FAILED,
-                       new=back.new if rolled_back else result.new, seconds=result.seconds + back.seconds,
-                       detail=f"{verdict}; " + (f"rolled back to {back.new}" if rolled_back
-                                                 else f"the rollback failed: {back.detail}"),
-                       api_calls=dict(Counter(result.api_calls) + Counter(back.api_calls)))
+        if back.outcome is not Outcome.SUCCEEDED:
+            return followed_by(result, back, outcome=Outcome.FAILED, detail=f"{verdict}; the rollback failed: "
+                               f"{back.detail}")
+        return followed_by(result, back, outcome=Outcome.ROLLED_BACK, new=back.new,
+                           detail=f"{verdict}; rolled back to {back.new}")
 
     def _roll_out(self, svc: Service, image: str) -> DeployResult:
         if svc.cloud is Cloud.AWS:
@@ -203,11 +202,15 @@ async def revert_the_rest(results: list[DeployResult], services: dict[Service, s
             return replace(result, outcome=Outcome.FAILED, detail=f"{why}, but could not revert: {error}")
         if back.outcome is not Outcome.SUCCEEDED:
             return replace(result, outcome=Outcome.FAILED, detail=f"{why}, but the revert failed: {back.detail}")
-        return replace(result, outcome=Outcome.REVERTED, new=back.new, seconds=result.seconds + back.seconds,
-                       detail=f"{why}; back on {back.new}",
-                       api_calls=dict(Counter(result.api_calls) + Counter(back.api_calls)))
+        return followed_by(result, back, outcome=Outcome.REVERTED, new=back.new, detail=f"{why}; back on {back.new}")
 
     return list(await asyncio.gather(*(asyncio.to_thread(revert, r) for r in results)))
+
+
+def followed_by(result: DeployResult, back: DeployResult, **changes) -> DeployResult:
+    """`result` after the rollback `back` that followed it: its time and API calls added, `changes` applied."""
+    return replace(result, seconds=result.seconds + back.seconds,
+                   api_calls=dict(Counter(result.api_calls) + Counter(back.api_calls)), **changes)
 
 
 def report(results: list[DeployResult], fmt: OutputFormat | str, rollback: bool = False) -> str:

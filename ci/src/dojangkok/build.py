@@ -9,7 +9,7 @@ from typing import Annotated
 import dagger
 from dagger import Doc, field, function, object_type
 
-from . import catalogue
+from . import catalogue, sbom
 from .catalogue import Service
 from .credentials import Access, AwsAccess, GcpAccess
 from .environments import Environment, Settings, load, parse_overrides
@@ -118,6 +118,15 @@ class Build:
             out = out.with_file(
                 f"{name}.tar", dagger.dag.container().as_tarball(platform_variants=self.variants(name))
             )
+        return out
+
+    @function
+    def sbom(self) -> dagger.Directory:
+        """SPDX JSON SBOMs scanned by syft, one per service and platform (`build sbom export --path ./sbom`)."""
+        out = dagger.dag.directory()
+        for image in self.images:
+            name = sbom.file_name(image.service, str(image.platform))
+            out = out.with_file(name, sbom.scan(image.container, image.service))
         return out
 
     @function(cache="never")

@@ -219,6 +219,14 @@ class Dojangkok:
         )
 
     @function
+    async def sbom(self, service: ServiceArg = None, platform: PlatformArg = None) -> dagger.Directory:
+        """Build, then scan every image with syft: SPDX JSON per service and platform (`sbom export --path sbom`).
+
+        Lists the OS packages and the npm, Maven and pip dependencies inside each image.
+        """
+        return (await self.defined_build(service, platform)).sbom()
+
+    @function
     @check
     async def test(self, service: ServiceArg = None) -> testing.TestSuite:
         """Run every service's tests inside its Dockerfile's test stage on the engine; a failure names the service."""

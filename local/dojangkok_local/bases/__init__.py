@@ -11,6 +11,9 @@ bootstrapped with debootstrap; nothing in the production path changes, only wher
     python -m dojangkok_local.bases --ci             # engine platform, plus arm64 for the smallest image only
     python -m dojangkok_local.bases --module-base    # only the module's Python base (what `dagger functions` needs)
 
+The tools the module runs from their released images (syft) stand in the same way: the binary is built once from
+the Go module proxy at the image's tag (`go install …@vX.Y.Z`, cached) and put on the Debian root filesystem.
+
 A stand-in is also tagged by its recipe (suite + Dockerfile content); one the registry already holds for the wanted
 platforms is reused, not rebuilt.
 """
@@ -30,7 +33,7 @@ from pathlib import Path
 import dagger
 import httpx
 from dagger import dag
-from dojangkok import catalogue
+from dojangkok import catalogue, sbom
 from dojangkok.images import base_args
 
 from dojangkok_local import ROOT, engine
@@ -51,6 +54,8 @@ RECIPES = {
 # Builder stages run on the engine's platform; arm64 is needed where a runtime stage runs there.
 ARM64_ARGS = {"NODE_IMAGE", "RUNTIME_IMAGE", "PYTHON_IMAGE"}
 CI_ARM64_ARGS = {"PYTHON_IMAGE"}  # ai-server, the smallest image, proves arm64 in CI
+# Tool images the module runs on the engine's platform -> the Go package of the binary and its path in the image.
+TOOLS = {sbom.SYFT_IMAGE: ("github.com/anchore/syft/cmd/syft", "/syft")}
 
 
 def module_base() -> str:
@@ -114,6 +119,23 @@ def rootfs(platform: str) -> Path:
     return target
 
 
+def tool_binary(image: str) -> Path:
+    """The tool of a released image, built from the Go module proxy at the image's tag (once, cached)."""
+    package, _ = TOOLS[image]
+    version = image.rpartition(":")[2]
+    target = CACHE / "tools" / f"{package.rsplit('/', 1)[-1]}-{version}"
+    binary = target / package.rsplit("/", 1)[-1]
+    if not binary.exists():
+        print(f"[bases] go install {package}@{version} (once)", file=sys.stderr)
+        environ = {**os.environ, "GOBIN": str(target), "CGO_ENABLED": "0", "GOFLAGS": "-buildvcs=false"}
+        subprocess.run(["go", "install", "-ldflags=-s -w", f"{package}@{version}"], check=True, env=environ)
+    return binary
+
+
+def tool_binaries() -> list[Path]:
+    return [tool_binary(image) for image in TOOLS]
+
+
 def debian(platform: str) -> dagger.Container:
     root = dag.host().directory(str(rootfs(platform)), exclude=["dev/*", "proc/*", "sys/*", ".complete"])
     return (
@@ -133,8 +155,9 @@ def wanted(ci: bool, platforms: list[str]) -> dict[str, list[str]]:
     return {image: p for image, p in plan.items() if p}
 
 
-async def publish(plan: dict[str, list[str]]) -> dict[str, str]:
-    """Push a stand-in under each production name, for its platforms; returns image -> registry reference@digest."""
+async def publish(plan: dict[str, list[str]], tools: bool = True) -> dict[str, str]:
+    """Push a stand-in under each production name, for its platforms (and the tools' for the engine's);
+    returns image -> registry reference@digest."""
     registry = engine.registry()
     api = RegistryApi(registry)
     images = production_bases()
@@ -177,7 +200,23 @@ async def publish(plan: dict[str, list[str]]) -> dict[str, str]:
         api.retag(repository, tag, production_tag)  # the name the Dockerfiles and the SDK runtime pull
         return image, f"{registry}/{repository}:{production_tag}@{digest}"
 
-    return dict(await asyncio.gather(*(stand_in(image, platforms) for image, platforms in plan.items())))
+    async def tool(image: str) -> tuple[str, str]:
+        repository, production_tag = docker_hub_path(image)
+        binary = await asyncio.to_thread(tool_binary, image)
+        tag = f"stand-in-{SUITE}-{production_tag}"
+        digest, held = platforms_held(api, repository, tag)
+        if not digest or HOST not in held:
+            path = TOOLS[image][1]
+            base = await debian_image([HOST])
+            ctr = (dag.container(platform=dagger.Platform(HOST)).from_(base)
+                   .with_file(path, dag.host().file(str(binary))).with_entrypoint([path]))
+            ref = await dag.container().publish(f"{registry}/{repository}:{tag}", platform_variants=[ctr])
+            digest = ref.rpartition("@")[2]
+        api.retag(repository, tag, production_tag)
+        return image, f"{registry}/{repository}:{production_tag}@{digest}"
+
+    return dict(await asyncio.gather(*(stand_in(image, platforms) for image, platforms in plan.items()),
+                                     *(tool(image) for image in (TOOLS if tools else ()))))
 
 
 async def main(argv: list[str] | None = None) -> None:
@@ -188,7 +227,7 @@ async def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     plan = {module_base(): [HOST]} if args.module_base else wanted(args.ci, args.platform or [HOST, "linux/arm64"])
     async with dagger.connection(dagger.Config(log_output=sys.stderr)):
-        for image, ref in (await publish(plan)).items():
+        for image, ref in (await publish(plan, tools=not args.module_base)).items():
             print(f"{image:32} {ref}")
 
 

@@ -123,8 +123,9 @@ def tool_binary(image: str) -> Path:
     """The tool of a released image, built from the Go module proxy at the image's tag (once, cached)."""
     package, _ = TOOLS[image]
     version = image.rpartition(":")[2]
-    target = CACHE / "tools" / f"{package.rsplit('/', 1)[-1]}-{version}"
-    binary = target / package.rsplit("/", 1)[-1]
+    name = package.rsplit("/", 1)[-1]
+    target = CACHE / "tools" / f"{name}-{version}"
+    binary = target / name
     if not binary.exists():
         print(f"[bases] go install {package}@{version} (once)", file=sys.stderr)
         environ = {**os.environ, "GOBIN": str(target), "CGO_ENABLED": "0", "GOFLAGS": "-buildvcs=false"}

@@ -10,13 +10,14 @@ from pathlib import Path
 import pytest
 from dojangkok.catalogue import BUILT, Strategy
 from dojangkok.deploy import blue_green, cloud_deploy, rolling
-from dojangkok.environments import SettingsError, UnknownEnvironmentError
+from dojangkok.environments import Environment, SettingsError, UnknownEnvironmentError
 from dojangkok.plan import (
     BLUE_GREEN_CALLS,
     CLOUD_DEPLOY_CALLS,
     ROLLING_CALLS,
     Plan,
     PlanError,
+    check_signing,
     format_memory,
     make_plan,
 )
@@ -336,3 +337,20 @@ def test_api_calls_follow_the_deploy_drivers():
     expected = _unique(c.api for c in calls)
     assert expected[-1] == "clouddeploy.deliveryPipelines.rollbackTarget"
     assert expected[:-1] == list(CLOUD_DEPLOY_CALLS)
+
+
+def test_prd_plan_says_a_deploy_needs_signing_and_lists_the_checks_once_declared():
+    unsigned = prd().to_text()
+    assert "signed images required in prd; signing not declared: deploy refuses to run" in unsigned
+    signed = prd(signing_given=True).to_text()
+    for check in ("signature", "provenance", "sbom"):
+        assert re.search(rf"check {check}\s+\S", signed), check
+    assert not re.search(r"check (signature|provenance|sbom)", dev().to_text())
+    assert "images pushed unsigned, nothing verified" in dev().to_text()
+
+
+def test_a_roll_out_to_prd_without_a_key_pair_is_refused_and_dev_is_not():
+    with pytest.raises(PlanError, match="prd rolls out only signed, verified images: declare with-signing"):
+        check_signing(Environment.prd, signing_given=False)
+    check_signing(Environment.prd, signing_given=True)
+    check_signing(Environment.dev, signing_given=False)

@@ -1,20 +1,22 @@
 """`dagger call build`: every service image for every platform, and `… publish` of them under two tags."""
 
 import asyncio
+import hashlib
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Annotated
 
 import dagger
 from dagger import Doc, field, function, object_type
 
-from . import catalogue, sbom
+from . import catalogue, images, provenance, sbom, supply_chain
 from .catalogue import Service
 from .credentials import Access, AwsAccess, GcpAccess
 from .environments import Environment, Settings, load, parse_overrides
 from .plan import check_inputs
 from .report import OutputFormat, Section, render
+from .supply_chain import Signing
 from .tags import LATEST
 
 EnvArg = Annotated[Environment, Doc("dev (tag dev-{branch}-{time}) or prd (tag prod-{version}-{commit})")]
@@ -41,6 +43,8 @@ class Image:
     service: Annotated[str, Doc("Service name from the catalogue")] = field()
     platform: Annotated[dagger.Platform, Doc("OCI platform, e.g. linux/arm64")] = field()
     container: Annotated[dagger.Container, Doc("The runtime image")] = field()
+    dockerfile: Annotated[dagger.File | None, Doc("The Dockerfile it was built from (for its provenance)")] = field(
+        default=None)
 
 
 @dataclass(frozen=True)
@@ -51,11 +55,16 @@ class Published:
     reference: str  # repository:unique-tag
     digest: str  # sha256 digest of the index both tags point at
     platforms: list[str]
+    attestations: tuple[str, ...] = ()  # digests of its signed SBOM and provenance referrers
+
+    @property
+    def repository(self) -> str:
+        return self.reference.rsplit(":", 1)[0]
 
     @property
     def pinned(self) -> str:
         """The reference by digest, what deploys use."""
-        return f"{self.reference.rsplit(':', 1)[0]}@{self.digest}"
+        return f"{self.repository}@{self.digest}"
 
 
 @object_type
@@ -68,6 +77,11 @@ class Build:
     registry: Annotated[str, Doc("Registry override of the module, or empty")] = field(default="")
     aws: Annotated[AwsAccess | None, Doc("AWS access of the module")] = field(default=None)
     gcp: Annotated[GcpAccess | None, Doc("GCP access of the module")] = field(default=None)
+    base: Annotated[list[str], Doc("Base image overrides of the module (ARG=IMAGE)")] = field(default=list)
+    registry_endpoint: Annotated[dagger.Service | None, Doc("How functions reach the registry override")] = field(
+        default=None)
+    signing: Annotated[Signing | None, Doc("The key pair images are signed with (with-signing)")] = field(
+        default=None)
 
     def services(self) -> list[str]:
         return list(dict.fromkeys(i.service for i in self.images))
@@ -157,9 +171,13 @@ class Build:
         )
         services = [catalogue.service(n) for n in self.services()]
         self.access.check_push({s.registry for s in services})
+        if self.signing is not None:
+            supply_chain.check_can_sign(self.signing, commit, self.registry, self.registry_endpoint)
         settings = load(which, text=await self.settings_file.contents(), environ=parse_overrides(which, self.override))
         progress(f"building {len(self.images)} images: " + ", ".join(f"{i.service} {i.platform}" for i in self.images))
+        started = datetime.now(UTC)
         await self.sync()  # built already by `build`: cache hits
+        finished = datetime.now(UTC)
         kinds = {s.registry for s in services}
         logins = {kind: await self.access.registry_login(kind, settings.aws.region) for kind in kinds}
 
@@ -181,6 +199,11 @@ class Build:
                 raise PublishError(f"{svc.name}: the registry returned {ref!r} without a digest; latest not moved")
             platforms = [str(i.platform) for i in self.images if i.service == svc.name]
             results.append(Published(service=svc.name, reference=name, digest=digest, platforms=platforms))
+        if self.signing is not None and not dry_run:
+            registries = [await supply_chain.registry_of(svc, settings, self.access, self.registry_endpoint)
+                          for svc in services]
+            results = await asyncio.gather(*(self._sign(p, registry, commit, (started, finished))
+                                             for registry, p in zip(registries, results, strict=True)))
 
         latest = await asyncio.gather(*(push(s, LATEST) for s in services))
         for published, ref in zip(results, latest, strict=True):
@@ -191,15 +214,50 @@ class Build:
                 )
         return settings, results
 
+    async def _sign(self, published: Published, registry: supply_chain.Registry, commit: str,
+                    when: tuple[datetime, datetime]) -> Published:
+        """Attest each platform image's SBOM and provenance, sign the index and its images: the referrer digests."""
+        attestations = {}
+        for image in (i for i in self.images if i.service == published.service):
+            facts = await self._facts(image, commit, when)
+            attestations[str(image.platform)] = (sbom.scan(image.container, image.service),
+                                                 provenance.predicate(facts))
+        progress(f"signing {published.pinned} and attesting its SBOM and provenance")
+        digests = await supply_chain.sign(self.signing, registry, published.repository, published.digest, attestations)
+        return replace(published, attestations=tuple(digests))
+
+    async def _facts(self, image: Image, commit: str, when: tuple[datetime, datetime]) -> provenance.BuildFacts:
+        """What one image was built from: its Dockerfile by digest, and each base resolved for its platform."""
+        svc = catalogue.service(image.service)
+        text = await image.dockerfile.contents()
+        overrides = dict(pair.split("=", 1) for pair in self.base)  # checked by the build already
+        bases = []
+        for argument, default in images.base_args(text).items():
+            reference = overrides.get(argument, default)
+            resolved = await dagger.dag.container(platform=image.platform).from_(reference).image_ref()
+            bases.append(provenance.Base(argument, reference, resolved.rpartition("@")[2],
+                                         overridden=argument in overrides))
+        return provenance.BuildFacts(
+            service=image.service, platform=str(image.platform), repository=self.signing.repository,
+            commit=commit.lower(), dockerfile=svc.dockerfile,
+            dockerfile_sha256=hashlib.sha256(text.encode()).hexdigest(),
+            builder_id=f"{self.signing.repository}/ci@{commit.lower()}", builder_version=await dagger.dag.version(),
+            started=when[0], finished=when[1], bases=tuple(bases))
+
 
 def publish_report(results: list[Published], fmt: OutputFormat | str, dry_run: bool = False) -> str:
     rows = [
-        {"service": r.service, "reference": r.reference, "digest": r.digest, "platforms": r.platforms, "latest": True}
+        {"service": r.service, "reference": r.reference, "digest": r.digest, "platforms": r.platforms, "latest": True,
+         "attestations": list(r.attestations)}
         for r in results
     ]
-    table = Section(
+    sections = [Section(
         header=("service", "reference", "digest", "platforms"),
         rows=[(r.service, r.reference, r.digest, ", ".join(r.platforms)) for r in results],
-    )
+    )]
+    if any(r.attestations for r in results):
+        sections.append(Section(title="Signed, with SBOM and provenance attached (referrers of each image):",
+                                header=("service", "attestation"),
+                                rows=[(r.service, a) for r in results for a in r.attestations]))
     title = "Publish (dry run: nothing was pushed)" if dry_run else "Published, then latest moved to the same index"
-    return render(title, [table], rows, fmt)
+    return render(title, sections, rows, fmt)

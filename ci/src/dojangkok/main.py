@@ -14,13 +14,13 @@ from typing import Annotated
 import dagger
 from dagger import DefaultPath, Doc, Ignore, check, field, function, object_type
 
-from . import catalogue, images, release, testing
+from . import catalogue, images, release, supply_chain, testing
 from . import promote as promotion
-from .build import BranchArg, Build, CommitArg, EnvArg, FormatArg, Image, VersionArg, publish_report
+from .build import BranchArg, Build, CommitArg, EnvArg, FormatArg, Image, VersionArg, progress, publish_report
 from .credentials import Access, AwsAccess, GcpAccess, PrometheusAccess, endpoint_url
 from .deploy.lock import LockRecord
 from .environments import SETTINGS_FILE, Environment, check_registry_override, load, parse_overrides
-from .plan import check_inputs, make_plan, service_names
+from .plan import check_inputs, check_signing, make_plan, service_names
 from .report import OutputFormat
 
 dagger.enum_type(Environment)
@@ -97,6 +97,8 @@ class Dojangkok:
     gcp: Annotated[GcpAccess | None, Doc("GCP credentials and endpoint (with-gcp)")] = field(default=None, init=False)
     prometheus: Annotated[PrometheusAccess | None, Doc("The analysis gate's Prometheus (with-prometheus)")] = field(
         default=None, init=False)
+    signing: Annotated[supply_chain.Signing | None, Doc("The cosign key pair (with-signing)")] = field(
+        default=None, init=False)
 
     def _with(self, **changes) -> "Dojangkok":
         new = copy.copy(self)
@@ -167,6 +169,27 @@ class Dojangkok:
         """Send every image to this registry instead of ECR / Artifact Registry (a local or mirror registry)."""
         return self._with(registry=check_registry_override(address), registry_endpoint=endpoint)
 
+    @function
+    def with_signing(
+        self,
+        public_key: Annotated[dagger.File, Doc("cosign.pub: deploy and promote verify every image against it")],
+        key: Annotated[
+            dagger.Secret | None, Doc("cosign.key, to sign what publish and deploy push (env:COSIGN_KEY)")
+        ] = None,
+        password: Annotated[dagger.Secret | None, Doc("The key's password (env:COSIGN_PASSWORD)")] = None,
+        repository: Annotated[
+            str, Doc("Source repository the provenance names (CI: $GITHUB_SERVER_URL/$GITHUB_REPOSITORY)")
+        ] = "https://github.com/dojangkok/dojangkok",
+    ) -> "Dojangkok":
+        """Sign every pushed image (SBOM, provenance, signature) and verify each before it is rolled out.
+
+        prd requires it; dev verifies whenever it is declared. Without --key, only verifying works (promote).
+        """
+        if (key is None) != (password is None):
+            raise ValueError("with-signing --key and --password go together")
+        return self._with(signing=supply_chain.Signing(public_key=public_key, key=key, password=password,
+                                                  repository=repository))
+
     # The dev tag carries the current minute, so a cached result would show a stale tag.
     @function(cache="never")
     async def plan(
@@ -185,6 +208,7 @@ class Dojangkok:
         result = make_plan(
             env, **inputs, settings_text=await self.source.file(SETTINGS_FILE).contents(),
             overrides=parse_overrides(env, self.override), prometheus_given=self.prometheus is not None,
+            signing_given=self.signing is not None,
         )
         return result.render(format)
 
@@ -208,7 +232,8 @@ class Dojangkok:
         return Build(
             images=[
                 Image(service=svc.name, platform=dagger.Platform(p),
-                      container=images.dockerfile_build(self.source, svc, p, bases))
+                      container=images.dockerfile_build(self.source, svc, p, bases),
+                      dockerfile=self.source.file(svc.dockerfile))
                 for svc, p in plans
             ],
             settings_file=self.source.file(SETTINGS_FILE),
@@ -216,6 +241,9 @@ class Dojangkok:
             registry=self.registry,
             aws=self.aws,
             gcp=self.gcp,
+            base=self.base,
+            registry_endpoint=self.registry_endpoint,
+            signing=self.signing,
         )
 
     @function
@@ -283,10 +311,15 @@ class Dojangkok:
             env, branch=branch, version=version, commit=commit, services=service, registry_override=self.registry
         )
         self.access.check_deploy(chosen)  # before anything is built or pushed
+        check_signing(which, self.signing is not None)
+        if self.signing is not None:
+            supply_chain.check_can_sign(self.signing, commit, self.registry, self.registry_endpoint)
         drivers = await self._drivers(which)
+        await self._check_existing(chosen, drivers.settings, tag, commit)  # no cloud call before this passes
         with drivers.lock().held(self._lock_record(which, "deploy", tag, chosen, actor), break_lock=break_lock):
             built = await self.defined_build(service, platform)
             _, published = await built.publish_all(env, branch, version, commit)
+            await self._verify(drivers.settings, [(p.service, p.repository, p.digest) for p in published], commit)
             by_name = {p.service: p.pinned for p in published}
             results = await release.run([(s, by_name[s.name]) for s in chosen], drivers, False, independent)
         return release.check_outcomes(results, release.report(results, format))
@@ -312,16 +345,44 @@ class Dojangkok:
         )
         self.access.check_deploy(chosen)
         self.access.check_push({s.registry for s in chosen})
+        check_signing(prd, self.signing is not None)
         dev_drivers, prd_drivers = await asyncio.gather(self._drivers(Environment.dev, prd),
                                                          self._drivers(prd, Environment.dev))
         reach = await self._reach(chosen, dev_drivers.settings, prd_drivers.settings)
         with prd_drivers.lock().held(self._lock_record(prd, "promote", tag, chosen, actor), break_lock=break_lock):
             found = await asyncio.to_thread(promotion.dev_images, dev_drivers, chosen, commit, reach)
+            await self._verify(dev_drivers.settings, [(i.service.name, i.repository, i.digest) for i in found], commit)
             published = await promotion.copy_to(
                 found, lambda svc: prd_drivers.settings.image_repository(svc, override), tag, reach)
+            await self._verify(prd_drivers.settings, [(p.service, p.repository, p.digest) for p in published],
+                               commit)
             by_name = {p.service: p.pinned for p in published}
             results = await release.run([(s, by_name[s.name]) for s in chosen], prd_drivers, False, independent)
         return release.check_outcomes(results, release.report(results, format))
+
+    async def _verify(self, settings, images: list[tuple[str, str, str]], commit: str) -> None:
+        """Every supply-chain check on the images about to roll out, (service, repository, digest) each;
+        VerifyRefused before any target is touched. Nothing to check without with-signing (dev)."""
+        if self.signing is None:
+            return
+        checked = [(await self._registry(catalogue.service(name), settings), repository, digest)
+                   for name, repository, digest in images]
+        await supply_chain.verify_all(self.signing, checked, commit)
+
+    async def _registry(self, svc, settings) -> supply_chain.Registry:
+        return await supply_chain.registry_of(svc, settings, self.access, self.registry_endpoint)
+
+    async def _check_existing(self, chosen, settings, tag: str, commit: str) -> None:
+        """A release tag already in the registry must pass every check (an image pushed there by anyone else does
+        not): refused before the deploy lock, the first cloud call."""
+        if self.signing is None:
+            return
+        for svc in chosen:
+            registry = await self._registry(svc, settings)
+            repository = settings.image_repository(svc, self.registry)
+            if digest := await supply_chain.tagged(registry, repository, tag):
+                progress(f"{repository}:{tag} is in the registry already: checking it before anything else")
+                await supply_chain.verify(self.signing, registry, repository, digest, commit)
 
     async def _reach(self, chosen, *environments) -> promotion.Reach:
         """URL and login of every registry the services' images live in, by registry name, for the copy."""

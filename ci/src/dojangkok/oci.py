@@ -232,3 +232,40 @@ def describe(registry: Registry, repository: str, digest: str) -> tuple[list[str
     if not platforms:
         platforms = [f"{config.get('os', 'linux')}/{config.get('architecture', 'amd64')}"]
     return platforms, (config.get("config") or {}).get("Labels") or {}
+
+
+def referrers(registry: Registry, repository: str, digest: str) -> list[dict]:
+    """The descriptors of what refers to the manifest `digest` (signatures, attestations): the referrers API, or
+    the ``sha256-<hex>`` tag schema an older registry keeps them under (OCI distribution 1.1)."""
+    response = registry.request("GET", f"/v2/{repository}/referrers/{digest}", scope=Registry.pull(repository),
+                                headers={"Accept": INDEX_TYPES[0]})
+    if response.status_code == 200 and response.headers.get("Content-Type", "").startswith(INDEX_TYPES[0]):
+        return response.json().get("manifests", [])
+    fallback = digest.replace(":", "-")
+    response = registry.request("GET", f"/v2/{repository}/manifests/{fallback}", scope=Registry.pull(repository),
+                                headers={"Accept": INDEX_TYPES[0]})
+    if response.status_code == 404:
+        return []
+    return _check(response, f"reading the referrers of {registry.url}/{repository}@{digest}").json().get(
+        "manifests", [])
+
+
+def copy_referrers(source: Location, source_registry: Registry, digest: str, target: Location,
+                   target_registry: Registry) -> list[str]:
+    """Copy the signatures and attestations of `digest` and of every image in its index, each keeping its digest
+    (and the ``sha256-<hex>`` index an older registry lists them under); the digests copied."""
+    body, media_type = read_manifest(source_registry, source.repository, digest)
+    subjects = [digest] + [m["digest"] for m in json.loads(body).get("manifests", [])
+                           if media_type in INDEX_TYPES]
+    copied = []
+    for subject in subjects:
+        for referrer in referrers(source_registry, source.repository, subject):
+            copy(source, source_registry, referrer["digest"], target, target_registry, referrer["digest"])
+            copied.append(referrer["digest"])
+        fallback = subject.replace(":", "-")
+        listing = source_registry.request("GET", f"/v2/{source.repository}/manifests/{fallback}",
+                                          scope=Registry.pull(source.repository), headers={"Accept": INDEX_TYPES[0]})
+        if listing.status_code == 200:
+            write_manifest(target_registry, target, fallback, listing.content,
+                           listing.headers.get("Content-Type", INDEX_TYPES[0]).split(";")[0])
+    return copied

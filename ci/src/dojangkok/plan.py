@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
-from . import machines, tags
+from . import machines, provenance, tags
 from .catalogue import BUILT, SERVICES, Service, Strategy, select
 from .deploy.analysis import AnalysisGate
 from .deploy.lock import LOCK_KEY
@@ -98,6 +98,7 @@ class Plan:
     health_check_timeout_seconds: int
     deploy_lock: str  # the environment's lock record, taken before the build and given back at the end
     analysis: dict  # the gate: Prometheus, window, thresholds and queries per gated service
+    supply_chain: dict  # whether images are signed and verified, and the checks made before the roll-out
     services: tuple[ServicePlan, ...]
     not_built: tuple[str, ...]  # catalogue services the pipeline neither builds nor deploys
 
@@ -212,6 +213,7 @@ def make_plan(
     settings_text: str,
     overrides: Mapping[str, str] | None = None,
     prometheus_given: bool = False,
+    signing_given: bool = False,
 ) -> Plan:
     """The plan of a release of ``services`` (default: every built one) to ``env``.
 
@@ -269,9 +271,39 @@ def make_plan(
         health_check_timeout_seconds=settings.timeouts.health_check_seconds,
         deploy_lock=f"s3://{settings.aws.bundle_bucket}/{LOCK_KEY}",
         analysis=_analysis(settings, tuple(s.name for s in chosen), prometheus_given),
+        supply_chain=_supply_chain(which, signing_given),
         services=tuple(planned),
         not_built=tuple(s.name for s in SERVICES if s not in BUILT),
     )
+
+
+def check_signing(env: Environment, signing_given: bool) -> None:
+    """Refuse a roll-out to an environment that takes only signed images when no key pair was declared."""
+    if env.value in provenance.SIGNED_ENVIRONMENTS and not signing_given:
+        raise PlanError(
+            f"{env.value} rolls out only signed, verified images: declare with-signing --public-key cosign.pub "
+            "--key env:COSIGN_KEY --password env:COSIGN_PASSWORD before this function (docs/supply-chain.md)"
+        )
+
+
+def _supply_chain(env: Environment, signing_given: bool) -> dict:
+    required = env.value in provenance.SIGNED_ENVIRONMENTS
+    return {
+        "policy": f"signed images {'required' if required else 'optional'} in {env.value}",
+        "signing": "with-signing" if signing_given else "not declared",
+        "checks": dict(provenance.CHECKS) if signing_given else {},
+    }
+
+
+def _supply_chain_lines(chain: dict) -> list[tuple[str, str]]:
+    if chain["checks"]:
+        doing = "each image signed, its SBOM and provenance attached; before the roll-out these checks"
+    elif "required" in chain["policy"]:
+        doing = "deploy refuses to run"
+    else:
+        doing = "images pushed unsigned, nothing verified"
+    lines = [("supply chain", f"{chain['policy']}; signing {chain['signing']}: {doing}")]
+    return lines + [(f"check {name}", what) for name, what in chain["checks"].items()]
 
 
 def _analysis(settings: Settings, services: tuple[str, ...], prometheus_given: bool) -> dict:
@@ -319,6 +351,7 @@ def _sections(plan: Plan) -> list[Section]:
         ("one release", "a service that misses it puts the others back on their previous release (--independent: "
                         "each keeps its outcome)"),
         ("analysis gate", _gate_line(plan.analysis)),
+        *_supply_chain_lines(plan.supply_chain),
     ])
     # The overview names the target by its last segment; the full resource name follows per service.
     overview = Section(

@@ -87,7 +87,9 @@ async def copy_to(images: list[DevImage], repository_of: Callable[[Service], str
         target = oci.Location.of(repository_of(image.service))
         target_registry = _registry(reach, target.registry)
         progress(f"copying {image.reference} -> {target.registry}/{target.repository}:{tag}")
-        oci.copy(source, _registry(reach, source.registry), image.digest, target, target_registry, tag)
+        source_registry = _registry(reach, source.registry)
+        oci.copy(source, source_registry, image.digest, target, target_registry, tag)
+        oci.copy_referrers(source, source_registry, image.digest, target, target_registry)  # its signatures
         return target, target_registry
 
     targets = await asyncio.gather(*(asyncio.to_thread(one, image) for image in images))

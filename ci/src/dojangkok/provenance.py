@@ -15,9 +15,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 PREDICATE_TYPE = "https://slsa.dev/provenance/v1"
+# What is checked of every image before a roll-out, in this order; the first that fails refuses the roll-out.
+CHECKS = {
+    "signature": "signed with the with-signing key (an image pushed under the tag by anyone else is not)",
+    "provenance": "signed SLSA v1 provenance of this very digest, naming the commit of the release",
+    "sbom": "a signed SPDX SBOM of every platform image",
+}
+SIGNED_ENVIRONMENTS = ("prd",)  # roll out nothing unverified; dev verifies whenever with-signing is declared
 STATEMENT_TYPES = ("https://in-toto.io/Statement/v1", "https://in-toto.io/Statement/v0.1")  # cosign writes v0.1
 BUILD_TYPE = "https://dojangkok.dev/dagger/dockerfile-build/v1"
-_FULL_COMMIT = re.compile(r"[0-9a-f]{40}")
+FULL_COMMIT = re.compile(r"[0-9a-f]{40}")
 _SHORT_COMMIT = re.compile(r"[0-9a-f]{7,40}")
 
 
@@ -45,14 +52,14 @@ class BuildFacts:
     commit: str  # full 40-hex commit
     dockerfile: str  # path in the repository
     dockerfile_sha256: str
-    builder_id: str  # URI of this module at its version
-    builder_version: str
+    builder_id: str  # URI of this module at its commit
+    builder_version: str  # the Dagger engine's version it ran on
     started: datetime
     finished: datetime
     bases: tuple[Base, ...] = field(default_factory=tuple)
 
     def __post_init__(self):
-        if not _FULL_COMMIT.fullmatch(self.commit):
+        if not FULL_COMMIT.fullmatch(self.commit):
             raise ProvenanceError(f"provenance needs the full 40-hex commit, got {self.commit!r}")
 
 
@@ -77,7 +84,7 @@ def predicate(facts: BuildFacts) -> dict:
             ],
         },
         "runDetails": {
-            "builder": {"id": facts.builder_id, "version": {"dojangkok": facts.builder_version}},
+            "builder": {"id": facts.builder_id, "version": {"dagger": facts.builder_version}},
             "metadata": {"startedOn": _timestamp(facts.started), "finishedOn": _timestamp(facts.finished)},
         },
     }

@@ -33,13 +33,14 @@ from pathlib import Path
 import dagger
 import httpx
 from dagger import dag
-from dojangkok import catalogue, sbom
+from dojangkok import catalogue, sbom, supply_chain
 from dojangkok.images import base_args
 
 from dojangkok_local import ROOT, engine
 from dojangkok_local.registry import RegistryApi
 
 SUITE = "bookworm"
+MIRRORED = {"ghcr.io"}  # registries besides Docker Hub that scripts/engine mirrors to the local one
 STAND_INS = ROOT / "local" / "stand-ins"
 CACHE = Path(os.environ.get("DOJANGKOK_CACHE", Path.home() / ".cache" / "dojangkok"))
 HOST = "linux/amd64"
@@ -55,7 +56,10 @@ RECIPES = {
 ARM64_ARGS = {"NODE_IMAGE", "RUNTIME_IMAGE", "PYTHON_IMAGE"}
 CI_ARM64_ARGS = {"PYTHON_IMAGE"}  # ai-server, the smallest image, proves arm64 in CI
 # Tool images the module runs on the engine's platform -> the Go package of the binary and its path in the image.
-TOOLS = {sbom.SYFT_IMAGE: ("github.com/anchore/syft/cmd/syft", "/syft")}
+TOOLS = {
+    sbom.SYFT_IMAGE: ("github.com/anchore/syft/cmd/syft", "/syft"),
+    supply_chain.COSIGN_IMAGE: ("github.com/sigstore/cosign/v3/cmd/cosign", "/ko-app/cosign"),
+}
 
 
 def module_base() -> str:
@@ -79,11 +83,13 @@ def production_bases() -> dict[str, str]:
 
 
 def docker_hub_path(image: str) -> tuple[str, str]:
-    """Repository path and tag of a Docker Hub reference as the registry mirror asks for it."""
+    """Repository path and tag of a Docker Hub (or ghcr.io) reference as the registry mirror asks for it."""
     name, _, tag = image.partition(":")
     first = name.split("/", 1)[0]
+    if first in MIRRORED:
+        return name.split("/", 1)[1], tag or "latest"
     if "." in first or ":" in first or "@" in image:
-        raise SystemExit(f"{image}: only Docker Hub images by tag are served through the registry mirror")
+        raise SystemExit(f"{image}: only Docker Hub and ghcr.io images by tag are served through the registry mirror")
     return (name if "/" in name else f"library/{name}"), tag or "latest"
 
 

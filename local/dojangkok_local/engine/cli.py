@@ -14,10 +14,12 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from dojangkok_local import signing
 from dojangkok_local.engine import ROOT, client_env
 
 # Secrets the emulators accept; handed to the CLI by name (env:…), as CI hands over its OIDC session.
-EMULATOR_SECRETS = {"DOJANGKOK_EMULATOR_KEY_ID": "emulator", "DOJANGKOK_EMULATOR_SECRET": "emulator"}
+EMULATOR_SECRETS = {"DOJANGKOK_EMULATOR_KEY_ID": "emulator", "DOJANGKOK_EMULATOR_SECRET": "emulator",
+                    signing.PASSWORD_VARIABLE: signing.PASSWORD}
 
 
 class DaggerFailed(RuntimeError):
@@ -36,6 +38,7 @@ class Emulated:
     registry: str
     aws_endpoint: str = ""  # http://127.0.0.1:PORT of the AWS emulator
     gcp_endpoint: str = ""  # http://127.0.0.1:PORT of the GCP fake
+    signing: signing.KeyPair | None = None  # sign what is pushed, verify what is rolled out
 
     def arguments(self) -> list[str]:
         """`with-…` calls to put before the function: registry, AWS and GCP, each declared once."""
@@ -46,6 +49,8 @@ class Emulated:
                      "--endpoint", host_service(self.aws_endpoint)]
         if self.gcp_endpoint:
             args += ["with-gcp", "--endpoint", host_service(self.gcp_endpoint)]
+        if self.signing:
+            args += self.signing.arguments()
         return args
 
 

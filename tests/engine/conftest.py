@@ -12,7 +12,7 @@ import sys
 
 import dagger
 import pytest
-from dojangkok_local import ROOT, engine
+from dojangkok_local import ROOT, engine, signing
 from dojangkok_local.aws.infra import provision
 from dojangkok_local.aws.server import aws_emulator
 from dojangkok_local.gcp.seed import seed_environment
@@ -34,6 +34,12 @@ def stand_ins(engine_env) -> None:
     (every platform with DOJANGKOK_FULL_MULTIARCH=1)."""
     subprocess.run([sys.executable, "-m", "dojangkok_local.bases", *([] if FULL else ["--ci"])],
                    cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+
+
+@pytest.fixture(scope="session")
+def key_pair(tmp_path_factory) -> signing.KeyPair:
+    """A cosign key pair of this test session (publish signs with it, deploy and promote verify against it)."""
+    return signing.key_pair(tmp_path_factory.mktemp("signing"))
 
 
 @pytest.fixture(scope="session")

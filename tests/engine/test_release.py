@@ -12,7 +12,7 @@ import re
 import boto3
 import pytest
 from dojangkok.deploy.lock import LOCK_KEY, LockRecord
-from dojangkok_local import settings
+from dojangkok_local import settings, signing
 from dojangkok_local.aws.infra import provision
 from dojangkok_local.aws.server import EmulatorControl
 from dojangkok_local.engine.cli import Emulated, dagger
@@ -26,9 +26,9 @@ FAST = ["--override", "DOJANGKOK_DEV_TIMEOUTS_POLL_SECONDS=1"]
 
 
 def release(clouds, registry, *function: str, source=(), check: bool = True, fmt: str = "json",
-            services: str = SERVICES):
+            services: str = SERVICES, signed: signing.KeyPair | None = None):
     aws, gcp = clouds
-    local = Emulated(registry, aws.endpoint, gcp.endpoint).arguments()
+    local = Emulated(registry, aws.endpoint, gcp.endpoint, signed).arguments()
     return dagger("call", *source, *FAST, *local, *function, "--service", services, "--format", fmt, check=check)
 
 
@@ -123,11 +123,12 @@ def promote(clouds, registry, version: str, commit: str, **kwargs):
 
 
 def test_promote_rolls_out_to_prd_the_digests_dev_runs_without_building(stand_ins, dev_and_prd, registry,
-                                                                       registry_api):
+                                                                       registry_api, key_pair):
     commit, later = "d4" * 20, "e5" * 20
-    dev = {r["service"]: r["image"] for r in json.loads(deploy(dev_and_prd, registry, "--commit", commit).stdout)}
+    dev = {r["service"]: r["image"] for r in json.loads(deploy(dev_and_prd, registry, "--commit", commit,
+                                                               signed=key_pair).stdout)}
 
-    promoted = promote(dev_and_prd, registry, "v1.4.0", commit)
+    promoted = promote(dev_and_prd, registry, "v1.4.0", commit, signed=key_pair)
     results = {r["service"]: r for r in json.loads(promoted.stdout)}
     assert "building" not in promoted.stderr  # no build step: the dev bytes, copied
     for name, result in results.items():
@@ -138,8 +139,8 @@ def test_promote_rolls_out_to_prd_the_digests_dev_runs_without_building(stand_in
         assert registry_api.manifest(f"dojangkok/{name}", "latest")[0] == digest
 
     # dev moves on for one service: promoting the first commit now mixes commits, so it is refused, naming it.
-    deploy(dev_and_prd, registry, "--commit", later, services="ai-server")
-    refused = promote(dev_and_prd, registry, "v1.4.1", commit, check=False)
+    deploy(dev_and_prd, registry, "--commit", later, services="ai-server", signed=key_pair)
+    refused = promote(dev_and_prd, registry, "v1.4.1", commit, check=False, signed=key_pair)
     assert refused.returncode != 0
     assert f"dev does not run commit {commit} everywhere, nothing was pushed to prd" in refused.stderr
     assert re.search(rf"ai-server: dev runs \S+, built from {later}", refused.stderr)
@@ -149,10 +150,10 @@ def test_promote_rolls_out_to_prd_the_digests_dev_runs_without_building(stand_in
 
 
 def test_promote_of_a_commit_dev_never_ran_is_refused_before_any_push(engine_env, dev_and_prd, registry,
-                                                                     registry_api):
+                                                                     registry_api, key_pair):
     aws, _ = dev_and_prd
     before = registry_api.catalog()
-    refused = promote(dev_and_prd, registry, "v2.0.0", "f6" * 20, check=False)
+    refused = promote(dev_and_prd, registry, "v2.0.0", "f6" * 20, check=False, signed=key_pair)
     assert refused.returncode != 0
     assert "frontend: dev runs no image this pipeline deployed" in refused.stderr
     assert "ai-server: dev runs" in refused.stderr  # the fake's seeded template: not an image of this commit

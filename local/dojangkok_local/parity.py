@@ -265,6 +265,8 @@ SAMPLES = {
     "COMMIT": "a1b2c3d4e5f60718293a4b5c6d7e8f9012345678",
     "TARGET_ENV": "prd",
     "ACTOR": "octocat (run 1234)",
+    "SIGNER": "^https://github.com/dojangkok/dojangkok/\\.github/workflows/deploy\\.yml@refs/heads/main$",
+    "REPOSITORY": "https://github.com/dojangkok/dojangkok",
     "GOOGLE_APPLICATION_CREDENTIALS": "/dev/null",
     "GITHUB_STEP_SUMMARY": "/dev/null",
     "(git rev-parse HEAD)": "a1b2c3d4e5f60718293a4b5c6d7e8f9012345678",

@@ -4,9 +4,11 @@ Local engine and registry, stand-in bases under their production names, moto ser
 for AWS and the GCP fake, then the very `dagger call` lines GitHub Actions runs, through the released CLI:
 
     dagger call … test                                 every service's tests, inside containers
-    dagger call … deploy --env dev --branch <branch>   build + publish + roll out on both clouds
+    dagger call … deploy --env dev --branch <branch> --commit <HEAD>
+                                                       build, publish, sign, verify, roll out on both clouds
 
-where `…` declares the local registry and the emulators once (with-registry, with-aws, with-gcp).
+where `…` declares the local registry, the emulators and a local cosign key pair once (with-registry, with-aws,
+with-gcp, with-signing).
 Everything listens on 127.0.0.1; nothing reaches a cloud.
 """
 
@@ -20,7 +22,7 @@ import time
 
 import dagger
 
-from dojangkok_local import ROOT, bases, engine
+from dojangkok_local import ROOT, bases, engine, signing
 from dojangkok_local.aws.infra import provision
 from dojangkok_local.aws.server import aws_emulator
 from dojangkok_local.engine.cli import Emulated, call
@@ -34,6 +36,11 @@ FAST_POLLS = ["--override", "DOJANGKOK_DEV_TIMEOUTS_POLL_SECONDS=1"]
 def current_branch() -> str:
     out = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--abbrev-ref", "HEAD"], capture_output=True, text=True)
     return out.stdout.strip() if out.returncode == 0 and out.stdout.strip() != "HEAD" else "main"
+
+
+def current_commit() -> str:
+    out = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True)
+    return out.stdout.strip() if out.returncode == 0 else ""
 
 
 def step(title: str) -> float:
@@ -57,15 +64,20 @@ def run(platforms: list[str] | None, branch: str) -> None:
         provision(aws.endpoint, env="dev")
         seed_environment(gcp.endpoint, "dev")
         gcp.settle()
-        local = Emulated(engine.registry(), aws.endpoint, gcp.endpoint).arguments()
+        commit = current_commit()  # the provenance names it; without git, images go unsigned
+        keys = signing.key_pair() if commit else None
+        local = Emulated(engine.registry(), aws.endpoint, gcp.endpoint, keys).arguments()
 
         step("dagger call test: every service's tests inside its Dockerfile's test stage")
         print(call("test", "summary", stream=True))
 
         built = ", ".join(platforms or ["catalogue platforms"])
-        step(f"dagger call deploy --env dev --branch {branch}: build {built}, "
-             "publish to the local registry, roll out on both emulated clouds")
-        print(call(*FAST_POLLS, *local, "deploy", "--env", "dev", "--branch", branch, *platform_args, stream=True))
+        signed = f"sign and verify ({keys.public_key}), " if keys else ""
+        step(f"dagger call deploy --env dev --branch {branch}: build {built}, publish to the local registry, "
+             f"{signed}roll out on both emulated clouds")
+        commit_args = ["--commit", commit] if commit else []
+        print(call(*FAST_POLLS, *local, "deploy", "--env", "dev", "--branch", branch, *commit_args, *platform_args,
+                   stream=True))
     print(f"\npipeline finished in {time.monotonic() - started:.0f}s", file=sys.stderr)
 
 

@@ -16,8 +16,8 @@ from dojangkok.supply_chain import COSIGN_IMAGE
 
 from dojangkok_local.bases import CACHE, tool_binary
 
-PASSWORD_VARIABLE = "DOJANGKOK_COSIGN_PASSWORD"
-PASSWORD = "local-test-images-only"
+PASSWORD_VARIABLE = "DOJANGKOK_COSIGN_PASSWORD"  # noqa: S105 (a variable's name)
+PASSWORD = "local-test-images-only"  # noqa: S105 (guards local test images only, see above)
 
 
 @dataclass(frozen=True)

@@ -185,10 +185,33 @@ class Dojangkok:
 
         prd requires it; dev verifies whenever it is declared. Without --key, only verifying works (promote).
         """
-        if (key is None) != (password is None):
-            raise ValueError("with-signing --key and --password go together")
-        return self._with(signing=supply_chain.Signing(public_key=public_key, key=key, password=password,
-                                                  repository=repository))
+        return self._with(signing=supply_chain.check_signing_inputs(supply_chain.Signing(
+            public_key=public_key, key=key, password=password, repository=repository)))
+
+    @function
+    def with_keyless_signing(
+        self,
+        identity: Annotated[str, Doc(
+            "Regexp of the workflow identity allowed to sign, e.g. "
+            "^https://github.com/OWNER/REPO/.github/workflows/deploy.yml@refs/heads/main$")],
+        issuer: Annotated[str, Doc("Its OIDC issuer")] = "https://token.actions.githubusercontent.com",
+        oidc_request_url: Annotated[
+            dagger.Secret | None, Doc("To sign: env:ACTIONS_ID_TOKEN_REQUEST_URL (a job with id-token: write)")
+        ] = None,
+        oidc_request_token: Annotated[
+            dagger.Secret | None, Doc("To sign: env:ACTIONS_ID_TOKEN_REQUEST_TOKEN")
+        ] = None,
+        repository: Annotated[
+            str, Doc("Source repository the provenance names ($GITHUB_SERVER_URL/$GITHUB_REPOSITORY)")
+        ] = "https://github.com/dojangkok/dojangkok",
+    ) -> "Dojangkok":
+        """with-signing without a key: Sigstore signs with the CI run's OIDC identity; verify pins that identity.
+
+        For GitHub Actions (docs/supply-chain.md); needs Fulcio and Rekor, so it cannot run offline.
+        """
+        return self._with(signing=supply_chain.check_signing_inputs(supply_chain.Signing(
+            oidc_request_url=oidc_request_url, oidc_request_token=oidc_request_token, identity=identity,
+            issuer=issuer, repository=repository)))
 
     # The dev tag carries the current minute, so a cached result would show a stale tag.
     @function(cache="never")

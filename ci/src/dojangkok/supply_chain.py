@@ -51,16 +51,51 @@ class VerifyRefused(RuntimeError):
 
 @object_type
 class Signing:
-    """The cosign key pair publish signs with and deploy verifies against."""
+    """How publish signs and deploy verifies: a cosign key pair, or keyless (Sigstore, the CI run's OIDC identity)."""
 
-    public_key: Annotated[dagger.File, Doc("cosign.pub")] = field()
+    public_key: Annotated[dagger.File | None, Doc("cosign.pub (key pair)")] = field(default=None)
     key: Annotated[dagger.Secret | None, Doc("cosign.key, encrypted with the password")] = field(default=None)
     password: Annotated[dagger.Secret | None, Doc("The private key's password")] = field(default=None)
+    oidc_request_url: Annotated[dagger.Secret | None, Doc("Keyless: where cosign asks for OIDC tokens")] = field(
+        default=None)
+    oidc_request_token: Annotated[dagger.Secret | None, Doc("Keyless: the token that lets it ask")] = field(
+        default=None)
+    identity: Annotated[str, Doc("Keyless: regexp of the signer identity verify accepts")] = field(default="")
+    issuer: Annotated[str, Doc("Keyless: the OIDC issuer of that identity")] = field(default="")
     repository: Annotated[str, Doc("Source repository URL the provenance names")] = field(default="")
 
     @property
+    def keyless(self) -> bool:
+        return self.public_key is None
+
+    @property
     def can_sign(self) -> bool:
+        if self.keyless:
+            return self.oidc_request_url is not None and self.oidc_request_token is not None
         return self.key is not None and self.password is not None
+
+    def sign_flags(self) -> list[str]:
+        """Key pair: no transparency log, nothing leaves the registry. Keyless: Fulcio and Rekor (the public good
+        instance, cosign's default signing config)."""
+        return [] if self.keyless else ["--key", _KEY, *_OFFLINE_SIGN]
+
+    def verify_flags(self) -> list[str]:
+        """What a signature must match: the public key, or the pinned identity and issuer of a keyless one."""
+        if self.keyless:
+            return ["--certificate-identity-regexp", self.identity, "--certificate-oidc-issuer", self.issuer]
+        return ["--key", _PUBLIC_KEY, *_OFFLINE_VERIFY]
+
+
+def check_signing_inputs(signing: Signing) -> Signing:
+    """`signing` if it is complete enough to verify with (and, given a private part, to sign); ValueError else."""
+    if signing.keyless:
+        if not signing.identity or not signing.issuer:
+            raise ValueError("keyless signing needs --identity and --issuer: verify must pin who may sign")
+        if (signing.oidc_request_url is None) != (signing.oidc_request_token is None):
+            raise ValueError("--oidc-request-url and --oidc-request-token go together")
+    elif (signing.key is None) != (signing.password is None):
+        raise ValueError("with-signing --key and --password go together")
+    return signing
 
 
 @dataclass(frozen=True)
@@ -122,7 +157,8 @@ async def verify_all(signing: Signing, images: list[tuple[Registry, str, str]], 
 def check_can_sign(signing: Signing, commit: str, registry_override: str, local: dagger.Service | None) -> None:
     """Refuse, before anything is built, a signed publish that could not complete."""
     if not signing.can_sign:
-        raise ValueError("publishing signed images needs with-signing --key and --password, and the public key")
+        raise ValueError("publishing signed images needs with-signing --key and --password, or with-keyless-signing "
+                         "--oidc-request-url and --oidc-request-token")
     if not slsa.FULL_COMMIT.fullmatch(commit.lower()):
         raise ValueError(f"signed images need --commit as the full 40-hex SHA (their provenance names it), "
                          f"got {commit!r}")
@@ -150,14 +186,18 @@ def _cosign(signing: Signing, registry: Registry, *, private: bool) -> dagger.Co
     # 0444: the released image runs as a non-root user; the files exist only inside this tool container.
     ctr = (
         dagger.dag.container().from_(COSIGN_IMAGE)
-        .with_mounted_file(_PUBLIC_KEY, signing.public_key)
         .with_env_variable("DOCKER_CONFIG", f"{_DIR}/docker")
         .with_env_variable("COSIGN_YES", "true")
         .with_directory("/out", dagger.dag.directory())
         # Signing and verifying read the registry as it is now, never a cached answer.
         .with_env_variable("DOJANGKOK_AT", str(time.time_ns()))
     )
-    if private:
+    if signing.public_key is not None:
+        ctr = ctr.with_mounted_file(_PUBLIC_KEY, signing.public_key)
+    if private and signing.keyless:  # cosign asks GitHub for a fresh token when it signs (they live minutes)
+        ctr = ctr.with_secret_variable("ACTIONS_ID_TOKEN_REQUEST_URL", signing.oidc_request_url).with_secret_variable(
+            "ACTIONS_ID_TOKEN_REQUEST_TOKEN", signing.oidc_request_token)
+    elif private:
         ctr = ctr.with_mounted_secret(_KEY, signing.key, mode=0o444).with_secret_variable(
             "COSIGN_PASSWORD", signing.password)
     if registry.binding is not None:
@@ -196,14 +236,14 @@ async def sign(signing: Signing, registry: Registry, repository: str, digest: st
 async def attest(signing: Signing, registry: Registry, reference: str, kind: str, predicate: dagger.File) -> None:
     """Attach one signed attestation (`kind` of PREDICATE_TYPES) to the image `reference`."""
     await _cosign(signing, registry, private=True).with_mounted_file(_PREDICATE, predicate).with_exec(
-        ["attest", "--key", _KEY, "--type", PREDICATE_TYPES[kind], "--predicate", _PREDICATE, *_OFFLINE_SIGN,
+        ["attest", *signing.sign_flags(), "--type", PREDICATE_TYPES[kind], "--predicate", _PREDICATE,
          *_flags(registry), reference], use_entrypoint=True).sync()
 
 
 async def sign_recursively(signing: Signing, registry: Registry, reference: str) -> None:
     """Sign the image `reference`, and every image in it when it is an index."""
     await _cosign(signing, registry, private=True).with_exec(
-        ["sign", "--key", _KEY, "--recursive", *_OFFLINE_SIGN, *_flags(registry), reference],
+        ["sign", *signing.sign_flags(), "--recursive", *_flags(registry), reference],
         use_entrypoint=True).sync()
 
 
@@ -218,8 +258,8 @@ async def verify(signing: Signing, registry: Registry, repository: str, digest: 
     base = _cosign(signing, registry, private=False)
 
     async def run(args: list[str], reference: str) -> tuple[int, str, str]:
-        done = base.with_exec(["verify" if not args else "verify-attestation", *args, "--key", _PUBLIC_KEY,
-                               *_OFFLINE_VERIFY, *_flags(registry), reference],
+        done = base.with_exec(["verify" if not args else "verify-attestation", *args, *signing.verify_flags(),
+                               *_flags(registry), reference],
                               use_entrypoint=True, redirect_stdout=_OUT, expect=dagger.ReturnType.ANY)
         code = await done.exit_code()
         out = await done.file(_OUT).contents() if code == 0 and args else ""

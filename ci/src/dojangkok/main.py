@@ -97,8 +97,9 @@ class Dojangkok:
     gcp: Annotated[GcpAccess | None, Doc("GCP credentials and endpoint (with-gcp)")] = field(default=None, init=False)
     prometheus: Annotated[PrometheusAccess | None, Doc("The analysis gate's Prometheus (with-prometheus)")] = field(
         default=None, init=False)
-    signing: Annotated[supply_chain.Signing | None, Doc("The cosign key pair (with-signing)")] = field(
-        default=None, init=False)
+    signing: Annotated[
+        supply_chain.Signing | None, Doc("How images are signed and verified (with-signing, with-keyless-signing)")
+    ] = field(default=None, init=False)
 
     def _with(self, **changes) -> "Dojangkok":
         new = copy.copy(self)

@@ -290,7 +290,7 @@ def _supply_chain(env: Environment, signing_given: bool) -> dict:
     required = env.value in provenance.SIGNED_ENVIRONMENTS
     return {
         "policy": f"signed images {'required' if required else 'optional'} in {env.value}",
-        "signing": "with-signing" if signing_given else "not declared",
+        "signing": "declared" if signing_given else "not declared",
         "checks": dict(provenance.CHECKS) if signing_given else {},
     }
 

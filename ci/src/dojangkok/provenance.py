@@ -17,7 +17,7 @@ from datetime import datetime
 PREDICATE_TYPE = "https://slsa.dev/provenance/v1"
 # What is checked of every image before a roll-out, in this order; the first that fails refuses the roll-out.
 CHECKS = {
-    "signature": "signed with the with-signing key (an image pushed under the tag by anyone else is not)",
+    "signature": "signed with the declared key or keyless identity (an image pushed under the tag by others is not)",
     "provenance": "signed SLSA v1 provenance of this very digest, naming the commit of the release",
     "sbom": "a signed SPDX SBOM of every platform image",
 }

@@ -305,13 +305,22 @@ def test_main_deploys_dev_tags_promote_to_prd_and_dispatch_rolls_back():
         return next(functions[function] for functions in reversed(dagger_chains(job)) if function in functions)
 
     # A plan first, then the deploy of the same release; dev labels its images with the commit ...
-    assert [next(iter(set(c) - {"with-aws", "with-gcp"})) for c in dagger_chains(dev)] == ["plan", "deploy"]
+    declared = {"with-aws", "with-gcp", "with-keyless-signing"}
+    assert [next(iter(set(c) - declared)) for c in dagger_chains(dev)] == ["plan", "deploy"]
     assert last(dev, "deploy")["--env"] == "dev" and last(dev, "deploy")["--branch"] == '"$BRANCH"'
     assert last(dev, "deploy")["--commit"] == '"$COMMIT"'
     # ... and a tag promotes exactly those images: prd builds nothing.
-    assert [next(iter(set(c) - {"with-aws", "with-gcp"})) for c in dagger_chains(prd)] == ["plan", "promote"]
+    assert [next(iter(set(c) - declared)) for c in dagger_chains(prd)] == ["plan", "promote"]
     assert (last(prd, "promote")["--version"], last(prd, "promote")["--commit"]) == ('"$VERSION"', '"$COMMIT"')
     assert last(rollback, "rollback")["--env"] == '"$TARGET_ENV"'
+    # Every plan, deploy and promote verifies against the one pinned signer; only dev's deploy signs (keyless).
+    for chain in dagger_chains(dev) + dagger_chains(prd):
+        assert chain["with-keyless-signing"]["--identity"] == '"$SIGNER"'
+    assert last(dev, "with-keyless-signing")["--oidc-request-token"] == "env:ACTIONS_ID_TOKEN_REQUEST_TOKEN"
+    assert "--oidc-request-token" not in last(prd, "with-keyless-signing")
+    signer = load(DEPLOY)["env"]["SIGNER"].replace(" ", "")
+    assert signer.startswith("^${{github.server_url}}/${{github.repository}}/") and signer.endswith(
+        r"/\.github/workflows/deploy\.yml@refs/heads/main$")
     # Every run that takes an environment's deploy lock says who holds it.
     for job, function in ((dev, "deploy"), (prd, "promote"), (rollback, "rollback")):
         assert last(job, function)["--actor"] == '"$ACTOR"'

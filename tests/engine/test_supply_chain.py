@@ -113,6 +113,29 @@ def test_publish_signs_every_service_and_cosign_verifies_each_digest_from_outsid
         assert registry_api.manifest(f"dojangkok/{service}", "latest")[0] == row["digest"]
 
 
+def test_a_multi_platform_index_is_signed_through_and_every_platform_image_attested(stand_ins, key_pair, registry,
+                                                                                    registry_api):
+    # ai-server is the image CI builds for arm64 too (the smallest): the index path of signing, once.
+    out = call(*Emulated(registry, signing=key_pair).arguments(), "publish", "--env", "dev", "--branch", "signed",
+               "--commit", COMMIT, "--service", "ai-server", "--platform", HOST, "--platform", "linux/arm64",
+               "--format", "json")
+    [row] = json.loads(out)
+    repository = row["reference"].rsplit(":", 1)[0]
+    assert cosign(key_pair, "verify", f"{repository}@{row['digest']}").returncode == 0
+    _, index = registry_api.manifest("dojangkok/ai-server", row["digest"])
+    images = {f"{m['platform']['os']}/{m['platform']['architecture']}": m["digest"] for m in index["manifests"]
+              if m["platform"]["os"] != "unknown"}
+    assert set(images) == {HOST, "linux/arm64"}
+    for platform, digest in images.items():
+        reference = f"{repository}@{digest}"
+        assert cosign(key_pair, "verify", reference).returncode == 0, platform  # signed recursively
+        [slsa] = statements(key_pair, "provenance", reference)
+        parameters = provenance.check(slsa, digest=digest, commit=COMMIT)["buildDefinition"]["externalParameters"]
+        assert parameters["platform"] == platform
+        [spdx] = statements(key_pair, "sbom", reference)
+        assert "fastapi" in packages(spdx["predicate"]), platform
+
+
 @pytest.fixture
 def endpoint(registry, dagger_session) -> supply_chain.Registry:
     """The local registry as the module's cosign reaches it (a bound service), driven from this process."""

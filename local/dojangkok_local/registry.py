@@ -1,5 +1,6 @@
-"""Stands in for ECR and Artifact Registry in tests: a local registry behind basic auth (as they are), and a proxy that
-refuses chosen pushes (a registry failing half-way through a release); RegistryApi reads what a registry holds."""
+"""Stands in for ECR and Artifact Registry in tests: a local registry behind basic auth (as they are), a proxy that
+refuses chosen pushes (a registry failing half-way through a release), one that answers chosen reads with other bytes
+(a registry or its storage serving corrupt content); RegistryApi reads what a registry holds."""
 
 from __future__ import annotations
 
@@ -120,6 +121,11 @@ class RefusingProxy:
     def api(self) -> RegistryApi:
         return RegistryApi(self.upstream)
 
+    def upstream_request(self, method: str, path: str) -> tuple[str, dict[str, str]]:
+        """The path a request for `path` is forwarded to, and headers answered in place of upstream's (lowercase
+        names): the same path and none, unless a subclass lies."""
+        return path, {}
+
     def __enter__(self) -> RefusingProxy:
         proxy = self
         client = httpx.Client(base_url=f"http://{self.upstream}", timeout=300)
@@ -141,11 +147,15 @@ class RefusingProxy:
                     self.wfile.write(payload)
                     return
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in ("content-length", "connection")}
-                response = client.request(self.command, self.path, content=body, headers=headers)
+                path, claimed = proxy.upstream_request(self.command, self.path)
+                response = client.request(self.command, path, content=body, headers=headers)
                 self.send_response(response.status_code)
                 for key, value in response.headers.items():
-                    if key.lower() not in ("content-length", "transfer-encoding", "connection", "content-encoding"):
+                    if key.lower() not in ("content-length", "transfer-encoding", "connection", "content-encoding",
+                                           *claimed):
                         self.send_header(key, value)
+                for key, value in claimed.items():
+                    self.send_header(key, value)
                 self.send_header("Content-Length", str(len(response.content)))
                 self.end_headers()
                 if self.command != "HEAD":
@@ -160,3 +170,22 @@ class RefusingProxy:
 
     def __exit__(self, *exc) -> None:
         self.server.shutdown()
+
+
+class LyingProxy(RefusingProxy):
+    """Forwards to a registry, but answers chosen reads (manifests or blobs, by digest) with what the registry holds
+    under another digest, while its Docker-Content-Digest header claims the digest asked for: content that does not
+    hash to its name, which only a client checking the bytes notices (the registry itself would refuse to store it)."""
+
+    def __init__(self, upstream: str):
+        super().__init__(upstream)
+        self.lies: dict[str, str] = {}
+
+    def answer_with(self, path: str, other: str) -> None:
+        """GET (and HEAD) of `path`, e.g. /v2/<repository>/blobs/<digest>, answer what upstream answers for `other`."""
+        self.lies[path] = other
+
+    def upstream_request(self, method: str, path: str) -> tuple[str, dict[str, str]]:
+        if method in ("GET", "HEAD") and path in self.lies:
+            return self.lies[path], {"docker-content-digest": path.rsplit("/", 1)[-1]}
+        return path, {}

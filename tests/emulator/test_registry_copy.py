@@ -9,7 +9,7 @@ import re
 
 import pytest
 from dojangkok import oci
-from dojangkok_local.registry import AuthRegistry
+from dojangkok_local.registry import AuthRegistry, LyingProxy
 
 pytestmark = pytest.mark.emulator
 
@@ -30,7 +30,7 @@ def prd_registry():
         yield running
 
 
-def api(registry: AuthRegistry, login=(USER, PASSWORD)) -> oci.Registry:
+def api(registry: AuthRegistry | LyingProxy, login=(USER, PASSWORD)) -> oci.Registry:
     return oci.Registry(f"http://{registry.address}", login)
 
 
@@ -127,17 +127,72 @@ def test_a_refused_login_stops_the_copy_with_the_registry_named(dev_registry, pr
     assert prd_registry.api().tags("dojangkok/frontend") == []
 
 
-def test_a_source_answering_other_bytes_than_its_digest_is_refused(dev_registry, prd_registry):
-    dev = api(dev_registry)
-    two_platform_image(dev, "dojangkok/frontend")
-    other = push_manifest(dev, "dojangkok/frontend", {"schemaVersion": 2, "mediaType": oci.MANIFEST_TYPES[0],
-                                                      "manifests": []})
-    forged = "sha256:" + "0" * 64
-    source = oci.Location(dev_registry.address, "dojangkok/frontend")
+@pytest.fixture
+def lying_dev(dev_registry):
+    """dev_registry behind a proxy that answers chosen reads with the bytes of another digest (LyingProxy)."""
+    with LyingProxy(dev_registry.address) as running:
+        yield running
+
+
+def manifest_present(registry: oci.Registry, repository: str, reference: str) -> bool:
+    response = registry.request("HEAD", f"/v2/{repository}/manifests/{reference}", scope="pull",
+                                headers={"Accept": ", ".join(oci.MANIFEST_TYPES)})
+    return response.status_code == 200
+
+
+def test_a_manifest_answered_with_other_bytes_than_its_digest_is_refused(dev_registry, prd_registry, lying_dev):
+    """The source answers, under the index digest dev tested, another complete image of the same repository (and
+    claims the digest asked for): promote must not deploy it, nor write anything of it."""
+    dev, prd = api(dev_registry), api(prd_registry)
+    tested = two_platform_image(dev, "dojangkok/frontend")
+    other = two_platform_image(dev, "dojangkok/frontend")  # other layers: another digest, as complete an image
+    lying_dev.answer_with(f"/v2/dojangkok/frontend/manifests/{tested}", f"/v2/dojangkok/frontend/manifests/{other}")
+    liar = api(lying_dev)
+    answered = liar.request("GET", f"/v2/dojangkok/frontend/manifests/{tested}", scope="pull",
+                            headers={"Accept": ", ".join(oci.MANIFEST_TYPES)})
+    assert other != tested and oci.digest_of(answered.content) == other  # the source really answers other bytes
+    assert answered.headers["Docker-Content-Digest"] == tested  # and claims they are the ones asked for
+    source = oci.Location(lying_dev.address, "dojangkok/frontend")
     target = oci.Location(prd_registry.address, "dojangkok/frontend")
-    with pytest.raises(oci.CopyError):
-        oci.copy(source, dev, forged, target, api(prd_registry), "prod-v1.4.0-0123456")
-    assert other != forged and prd_registry.api().tags("dojangkok/frontend") == []
+
+    with pytest.raises(oci.CopyError, match=re.escape(
+            f"{lying_dev.address}/dojangkok/frontend@{tested} answered bytes of another digest")):
+        oci.copy(source, liar, tested, target, prd, "prod-v1.4.0-0123456")
+    assert prd_registry.api().catalog() == {}  # no tag, no repository: nothing of either image was written
+    for blob in blobs_of(dev, "dojangkok/frontend", other) | blobs_of(dev, "dojangkok/frontend", tested):
+        assert not present(prd, "dojangkok/frontend", blob)
+    assert not manifest_present(prd, "dojangkok/frontend", other)
+    assert not manifest_present(prd, "dojangkok/frontend", tested)
+
+
+def test_a_blob_answered_with_other_bytes_than_its_digest_is_refused(dev_registry, prd_registry, lying_dev):
+    """The source answers, for the arm64 image's large layer, other bytes of the same size (so only their digest
+    tells them apart), streamed in several chunks: the copy refuses before the blob is committed, and no manifest
+    naming it, nor any tag, reaches the target."""
+    dev, prd = api(dev_registry), api(prd_registry)
+    digest = two_platform_image(dev, "dojangkok/frontend")
+    arm64 = json.loads(oci.read_manifest(dev, "dojangkok/frontend", digest)[0])["manifests"][1]
+    assert arm64["platform"]["architecture"] == "arm64"
+    layer = json.loads(oci.read_manifest(dev, "dojangkok/frontend", arm64["digest"])[0])["layers"][0]
+    assert layer["size"] > 2 * oci.CHUNK  # the hash is over every chunk streamed, not only the first
+    impostor = push_blob(dev, "dojangkok/frontend", os.urandom(layer["size"]))
+    lying_dev.answer_with(f"/v2/dojangkok/frontend/blobs/{layer['digest']}",
+                          f"/v2/dojangkok/frontend/blobs/{impostor['digest']}")
+    liar = api(lying_dev)
+    answered = liar.request("GET", f"/v2/dojangkok/frontend/blobs/{layer['digest']}", scope="pull")
+    assert impostor["digest"] != layer["digest"] and oci.digest_of(answered.content) == impostor["digest"]
+    assert len(answered.content) == layer["size"]  # the size the manifest says: the size check cannot catch it
+    source = oci.Location(lying_dev.address, "dojangkok/frontend")
+    target = oci.Location(prd_registry.address, "dojangkok/frontend")
+
+    with pytest.raises(oci.CopyError, match=re.escape(
+            f"blob {layer['digest']} of {lying_dev.address}/dojangkok/frontend answered other bytes")):
+        oci.copy(source, liar, digest, target, prd, "prod-v1.4.0-0123456")
+    assert prd_registry.api().tags("dojangkok/frontend") == []
+    assert not present(prd, "dojangkok/frontend", layer["digest"])  # the upload was never committed,
+    assert not present(prd, "dojangkok/frontend", impostor["digest"])  # under either digest
+    assert not manifest_present(prd, "dojangkok/frontend", arm64["digest"])  # nor what names the blob
+    assert not manifest_present(prd, "dojangkok/frontend", digest)
 
 
 def test_a_registry_nobody_answers_for_is_named():

@@ -2,7 +2,7 @@
 
 boto3 talks to the front exactly as to AWS (only `endpoint_url` differs). The front
 - answers CodeDeploy (`X-Amz-Target: CodeDeploy_20141006.*`) itself, with a deployment lifecycle moto lacks
-  (see codedeploy.py), acting on moto's EC2 / Auto Scaling / ELBv2 state;
+  (see the codedeploy package), acting on moto's EC2 / Auto Scaling / ELBv2 state;
 - forwards every other request (S3, ECR, EC2, Auto Scaling, ELBv2, ...) to moto unchanged;
 - records every API call it receives, so tests can assert that bad input made no cloud call.
 
@@ -40,11 +40,10 @@ from urllib.parse import parse_qs, urlsplit
 from moto.server import ThreadedMotoServer
 from werkzeug.wrappers import Request, Response
 
-from dojangkok_local.aws.codedeploy import ApiError, CodeDeploy, Timing
+from dojangkok_local.aws.codedeploy import CodeDeploy, CodeDeployResponses, Timing, operation_of
 from dojangkok_local.emulator_common import HOST, CallLog, ControlClient, LocalServer, json_response
 
 CONTROL = "/_dojangkok/"
-CODEDEPLOY_TARGET = "CodeDeploy_20141006."
 CREDENTIAL_SCOPE = re.compile(r"Credential=[^/,]+/\d{8}/(?P<region>[^/]+)/(?P<service>[^/]+)/aws4_request")
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "host", "expect"}
 
@@ -61,6 +60,7 @@ class AwsEmulator:
         self._moto: ThreadedMotoServer | None = None
         self._server: LocalServer | None = None
         self.codedeploy: CodeDeploy | None = None
+        self._codedeploy_api: CodeDeployResponses | None = None
 
     # -- lifecycle ----------------------------------------------------------------------------------------------
 
@@ -70,6 +70,7 @@ class AwsEmulator:
         host, port = self._moto.get_host_and_port()
         self.moto_endpoint = f"http://{host}:{port}"
         self.codedeploy = CodeDeploy(self.moto_endpoint, self.timing)
+        self._codedeploy_api = CodeDeployResponses(self.codedeploy)
         self._server = LocalServer(self._wsgi, self._port, name="aws-emulator").start()
         self.endpoint = self._server.endpoint
         return self
@@ -109,31 +110,21 @@ class AwsEmulator:
             body = request.get_data(cache=True, parse_form_data=False)
             call = self._record(request, body)
             target = request.headers.get("X-Amz-Target", "")
+            codedeploy = operation_of(target)
             if self._throttled(call["operation"]):
                 response = _throttling(call["service"], bool(target))
-            elif target.startswith(CODEDEPLOY_TARGET):
-                response = self._codedeploy(request, target.removeprefix(CODEDEPLOY_TARGET), body)
+            elif codedeploy is not None:
+                response = self._codedeploy(request, codedeploy, body)
             else:
                 response = self._forward(request, body)
         return response(environ, start_response)
 
     def _codedeploy(self, request: Request, operation: str, body: bytes) -> Response:
-        assert self.codedeploy is not None
+        assert self._codedeploy_api is not None
         scope = CREDENTIAL_SCOPE.search(request.headers.get("Authorization", ""))
         region = scope["region"] if scope else "us-east-1"
-        try:
-            payload = json.loads(body or b"{}")
-            result = self.codedeploy.handle(operation, payload, region)
-            status = 200
-        except ApiError as error:
-            result, status = {"__type": error.code, "message": error.message}, error.status
-        except json.JSONDecodeError as error:
-            result, status = {"__type": "SerializationException", "message": str(error)}, 400
-        return Response(
-            json.dumps(result),
-            status=status,
-            headers={"Content-Type": "application/x-amz-json-1.1", "x-amzn-RequestId": _request_id()},
-        )
+        status, headers, answer = self._codedeploy_api.dispatch(operation, body, region)
+        return Response(answer, status=status, headers=headers)
 
     def _forward(self, request: Request, body: bytes) -> Response:
         target = urlsplit(self.moto_endpoint)

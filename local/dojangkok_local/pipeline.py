@@ -28,6 +28,7 @@ from dojangkok_local.aws.server import aws_emulator
 from dojangkok_local.engine.cli import Emulated, call
 from dojangkok_local.gcp.seed import seed_environment
 from dojangkok_local.gcp.server import running as gcp_fake
+from dojangkok_local.registry import engine_registry
 
 # The emulators finish a deploy in seconds: poll as often as the setting allows (same code path as production).
 FAST_POLLS = ["--override", "DOJANGKOK_DEV_TIMEOUTS_POLL_SECONDS=1"]
@@ -55,7 +56,7 @@ async def stand_ins(platforms: list[str]) -> None:
 
 def run(platforms: list[str] | None, branch: str) -> None:
     started = step("engine and registry")
-    engine.start()
+    engine.attach()
     step("stand-in base images under their production names (first run bootstraps Debian; arm64 under qemu)")
     asyncio.run(stand_ins(platforms or [bases.HOST, "linux/arm64"]))
     platform_args = [a for p in platforms or [] for a in ("--platform", p)]
@@ -66,7 +67,7 @@ def run(platforms: list[str] | None, branch: str) -> None:
         gcp.settle()
         commit = current_commit()  # the provenance names it; without git, images go unsigned
         keys = signing.key_pair() if commit else None
-        local = Emulated(engine.registry(), aws.endpoint, gcp.endpoint, keys).arguments()
+        local = Emulated(engine_registry(), aws.endpoint, gcp.endpoint, keys).arguments()
 
         step("dagger call test: every service's tests inside its Dockerfile's test stage")
         print(call("test", "summary", stream=True))

@@ -5,6 +5,8 @@ refuses chosen pushes (a registry failing half-way through a release), one that 
 from __future__ import annotations
 
 import http.server
+import os
+import shutil
 import socket
 import subprocess
 import tempfile
@@ -13,6 +15,12 @@ import time
 from pathlib import Path
 
 import httpx
+
+
+def engine_registry() -> str:
+    """The registry scripts/engine runs beside the engine: the stand-in bases (the engine's Docker Hub mirror) and
+    what the main job and the benchmarks publish."""
+    return os.environ.get("DOJANGKOK_REGISTRY", "127.0.0.1:5000")
 
 
 def free_port() -> int:
@@ -64,24 +72,31 @@ class RegistryApi:
         return {r: sorted(self.tags(r)) for r in repositories}
 
 
-class AuthRegistry:
-    """Debian's docker-registry on a free loopback port, with one htpasswd user."""
+class LocalRegistry:
+    """Debian's docker-registry on a free loopback port, in a directory of its own removed on exit; with a user
+    and password, behind basic auth (as ECR and Artifact Registry are)."""
 
-    def __init__(self, user: str, password: str):
+    def __init__(self, user: str = "", password: str = ""):
         self.user, self.password = user, password
         self.address = f"127.0.0.1:{free_port()}"
         self.dir = Path(tempfile.mkdtemp(prefix="dojangkok-registry-"))
 
-    def __enter__(self) -> AuthRegistry:
-        htpasswd = subprocess.run(
-            ["htpasswd", "-Bbn", self.user, self.password], check=True, capture_output=True, text=True
-        ).stdout
-        (self.dir / "htpasswd").write_text(htpasswd)
+    @property
+    def port(self) -> int:
+        return int(self.address.rsplit(":", 1)[1])
+
+    def __enter__(self) -> LocalRegistry:
+        auth = ""
+        if self.user:
+            htpasswd = subprocess.run(
+                ["htpasswd", "-Bbn", self.user, self.password], check=True, capture_output=True, text=True
+            ).stdout
+            (self.dir / "htpasswd").write_text(htpasswd)
+            auth = f"auth: {{htpasswd: {{realm: dojangkok, path: {self.dir}/htpasswd}}}}\n"
         (self.dir / "config.yml").write_text(
             "version: 0.1\nlog: {level: warn}\n"
-            f"storage: {{filesystem: {{rootdirectory: {self.dir}/data}}}}\n"
-            f"http: {{addr: {self.address}}}\n"
-            f"auth: {{htpasswd: {{realm: dojangkok, path: {self.dir}/htpasswd}}}}\n"
+            f"storage: {{filesystem: {{rootdirectory: {self.dir}/data}}, delete: {{enabled: true}}}}\n"
+            f"http: {{addr: {self.address}}}\n{auth}"
         )
         self.process = subprocess.Popen(
             ["docker-registry", "serve", str(self.dir / "config.yml")],
@@ -94,14 +109,16 @@ class AuthRegistry:
                 return self
             except httpx.TransportError:
                 time.sleep(0.1)
+        self.__exit__()
         raise RuntimeError(f"registry on {self.address} did not start")
 
     def __exit__(self, *exc) -> None:
         self.process.terminate()
         self.process.wait(10)
+        shutil.rmtree(self.dir, ignore_errors=True)
 
     def api(self) -> RegistryApi:
-        return RegistryApi(self.address, (self.user, self.password))
+        return RegistryApi(self.address, (self.user, self.password) if self.user else None)
 
     def refused_anonymous(self) -> bool:
         return httpx.get(f"http://{self.address}/v2/_catalog", timeout=5).status_code == 401

@@ -131,7 +131,7 @@ class Stack:
         self.gcp.settle()
         self.listeners = {name: svc.listener for name, svc in infra.services.items()}
 
-        self.fleet = Fleet().start()
+        self.fleet = Fleet(registry_port=int(self.registry.rsplit(":", 1)[1])).start()
         self._exit.callback(self.fleet.stop)
         self.lb = LoadBalancer()
         self.aws_traffic = AwsTraffic(self.aws.moto_endpoint, infra.region, self.fleet, self.lb)

@@ -9,7 +9,7 @@ import re
 
 import pytest
 from dojangkok import oci
-from dojangkok_local.registry import AuthRegistry, LyingProxy
+from dojangkok_local.registry import LocalRegistry, LyingProxy
 
 pytestmark = pytest.mark.emulator
 
@@ -20,17 +20,17 @@ REVISION_LABEL = "org.opencontainers.image.revision"  # what publish writes (doj
 
 @pytest.fixture
 def dev_registry():
-    with AuthRegistry(USER, PASSWORD) as running:
+    with LocalRegistry(USER, PASSWORD) as running:
         yield running
 
 
 @pytest.fixture
 def prd_registry():
-    with AuthRegistry(USER, PASSWORD) as running:
+    with LocalRegistry(USER, PASSWORD) as running:
         yield running
 
 
-def api(registry: AuthRegistry | LyingProxy, login=(USER, PASSWORD)) -> oci.Registry:
+def api(registry: LocalRegistry | LyingProxy, login=(USER, PASSWORD)) -> oci.Registry:
     return oci.Registry(f"http://{registry.address}", login)
 
 

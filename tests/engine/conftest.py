@@ -6,34 +6,32 @@ The module is driven only through the real `dagger` CLI (dojangkok_local.engine.
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
+from collections.abc import Iterator
 
 import dagger
 import pytest
-from dojangkok_local import ROOT, engine, signing
+from dojangkok_local import engine, signing
 from dojangkok_local.aws.infra import provision
 from dojangkok_local.aws.server import aws_emulator
+from dojangkok_local.engine.warm import warm
 from dojangkok_local.gcp.seed import seed_environment
 from dojangkok_local.gcp.server import running as gcp_fake
-from dojangkok_local.registry import RegistryApi
-
-FULL = os.environ.get("DOJANGKOK_FULL_MULTIARCH") == "1"
+from dojangkok_local.registry import LocalRegistry, RegistryApi
 
 
 @pytest.fixture(scope="session")
 def engine_env() -> dict[str, str]:
-    """Starts (or reuses) the engine and the registry; the client environment is applied to this process."""
-    return engine.start()
+    """The running engine (scripts/test starts it; by hand: scripts/engine start), its client environment applied
+    to this process."""
+    return engine.attach()
 
 
 @pytest.fixture(scope="session")
-def stand_ins(engine_env) -> None:
-    """Stand-in bases under their production names: the engine's platform, and arm64 for the smallest image
-    (every platform with DOJANGKOK_FULL_MULTIARCH=1)."""
-    subprocess.run([sys.executable, "-m", "dojangkok_local.bases", *([] if FULL else ["--ci"])],
-                   cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+def images_built(engine_env) -> None:
+    """Stand-in bases under their production names and every image the tier builds, in the engine's cache
+    (dojangkok_local.engine.warm: once per run, then found there)."""
+    warm()
 
 
 @pytest.fixture(scope="session")
@@ -49,8 +47,11 @@ async def dagger_session(engine_env):
 
 
 @pytest.fixture(scope="session")
-def registry(engine_env) -> str:
-    return engine.registry()
+def registry(engine_env) -> Iterator[str]:
+    """A registry of this test process' own (each pytest-xdist worker has one): what its tests push, and `latest`
+    as they move it, is seen by no test running beside them. The engine's registry keeps the stand-in bases."""
+    with LocalRegistry() as running:
+        yield running.address
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import shutil
 from pathlib import Path
 
@@ -20,13 +19,13 @@ from dojangkok_local import ROOT
 from dojangkok_local.aws.server import aws_emulator
 from dojangkok_local.engine.cli import call, host_service
 from dojangkok_local.engine.cli import dagger as run_dagger
-from dojangkok_local.registry import AuthRegistry, RefusingProxy
+from dojangkok_local.engine.warm import full_multiarch
+from dojangkok_local.registry import LocalRegistry, RefusingProxy
 
 pytestmark = pytest.mark.engine
 
-FULL = os.environ.get("DOJANGKOK_FULL_MULTIARCH") == "1"
 HOST = "linux/amd64"
-PLATFORMS = [] if FULL else ["--platform", HOST]
+PLATFORMS = [] if full_multiarch() else ["--platform", HOST]
 # What each service needs to answer its health check when run alone.
 RUN_ENV = {"frontend": {"BACKEND_URL": "http://127.0.0.1:9"}}
 
@@ -69,7 +68,7 @@ async def health(image: str, svc: catalogue.Service) -> str:
     return await probe.stdout()
 
 
-async def test_published_images_answer_their_health_checks(stand_ins, registry, registry_api, dagger_session):
+async def test_published_images_answer_their_health_checks(images_built, registry, registry_api, dagger_session):
     report = json.loads(call("with-registry", "--address", registry, "build", *PLATFORMS,
                              "publish", "--env", "dev", "--branch", "ci/health", "--format", "json"))
     published = {r["service"]: r for r in report}
@@ -86,14 +85,14 @@ async def test_published_images_answer_their_health_checks(stand_ins, registry, 
         assert "ok" in answer.lower() or "up" in answer.lower(), (svc.name, answer)
 
 
-def test_the_arm64_image_runs_arm64_code(stand_ins):
+def test_the_arm64_image_runs_arm64_code(images_built):
     out = call("build", "--service", "ai-server", "--platform", "linux/arm64",
                "container", "--service", "ai-server", "--platform", "linux/arm64", "with-exec", "--args", "uname,-m",
                "stdout")
     assert out.strip() == "aarch64"
 
 
-def test_every_service_passes_its_tests_inside_a_container(stand_ins, tmp_path):
+def test_every_service_passes_its_tests_inside_a_container(images_built, tmp_path):
     rows = [line.split() for line in call("test", "summary").splitlines()]
     assert [s.name for s in catalogue.BUILT] == [row[0] for row in rows if row[-1:] == ["passed"]]
     call("test", "--service", "ai-server", "reports", "export", "--path", str(tmp_path / "reports"))
@@ -101,7 +100,7 @@ def test_every_service_passes_its_tests_inside_a_container(stand_ins, tmp_path):
     assert "<testsuite" in junit and 'failures="0"' in junit
 
 
-def test_a_broken_test_fails_and_names_its_service(stand_ins, tmp_path):
+def test_a_broken_test_fails_and_names_its_service(images_built, tmp_path):
     copy = source_copy(tmp_path, "ai-server")
     (copy / "services" / "ai-server" / "tests" / "test_deliberately_broken.py").write_text(
         "def test_contract_risk_is_scored():\n    assert 1 + 1 == 3, 'deliberately broken'\n"
@@ -119,10 +118,10 @@ def ecr_password(endpoint: str) -> str:
     return base64.b64decode(token).decode().partition(":")[2]
 
 
-def test_publish_logs_in_with_ecr_credentials(stand_ins):
+def test_publish_logs_in_with_ecr_credentials(images_built):
     with aws_emulator() as moto:
         password = ecr_password(moto.endpoint)
-        with AuthRegistry(user="AWS", password=password) as registry:
+        with LocalRegistry(user="AWS", password=password) as registry:
             result = run_dagger(
                 "call", "with-aws", "--access-key-id", "env:DOJANGKOK_EMULATOR_KEY_ID",
                 "--secret-access-key", "env:DOJANGKOK_EMULATOR_SECRET", "--endpoint", host_service(moto.endpoint),
@@ -140,7 +139,7 @@ def test_publish_logs_in_with_ecr_credentials(stand_ins):
     assert password not in result.stdout + result.stderr
 
 
-def test_a_refused_push_leaves_latest_where_it_was(stand_ins, registry, tmp_path):
+def test_a_refused_push_leaves_latest_where_it_was(images_built, registry, tmp_path):
     repository = "dojangkok/vllm"
     with RefusingProxy(registry) as proxy:
         def publish(*source: str, branch: str):
@@ -180,7 +179,7 @@ def test_bad_input_fails_before_any_build_or_push(engine_env, registry_api, argu
     assert registry_api.catalog() == before
 
 
-def test_a_launch_the_pinned_vllm_cannot_start_fails_the_tests(stand_ins, tmp_path):
+def test_a_launch_the_pinned_vllm_cannot_start_fails_the_tests(images_built, tmp_path):
     copy = source_copy(tmp_path, "vllm")
     serve = copy / "services" / "vllm" / "serve.json"
     serve.write_text(json.dumps({**json.loads(serve.read_text()), "speculative_model": "tiny"}))  # no such flag

@@ -37,7 +37,7 @@ def deploy(clouds, registry, *args: str, branch: str = "main", **kwargs):
                    *args, **kwargs)
 
 
-def test_deploy_rolls_out_both_clouds_by_digest(stand_ins, clouds, registry, registry_api):
+def test_deploy_rolls_out_both_clouds_by_digest(images_built, clouds, registry, registry_api):
     aws, _ = clouds
     results = {r["service"]: r for r in json.loads(deploy(clouds, registry).stdout)}
     assert set(results) == set(SERVICES.split(","))
@@ -51,7 +51,7 @@ def test_deploy_rolls_out_both_clouds_by_digest(stand_ins, clouds, registry, reg
     assert "CreateDeployment" in {c.get("operation") for c in aws.calls()}
 
 
-def test_an_unhealthy_green_rolls_back_and_takes_the_other_cloud_back_too(stand_ins, clouds, registry):
+def test_an_unhealthy_green_rolls_back_and_takes_the_other_cloud_back_too(images_built, clouds, registry):
     aws, _ = clouds
     dev = settings("dev").aws
     EmulatorControl(aws.endpoint).set_green_health(
@@ -83,7 +83,7 @@ def test_a_deploy_lock_held_elsewhere_refuses_before_any_build_or_push(engine_en
     assert registry_api.catalog() == before and "CreateDeployment" not in {c.get("operation") for c in aws.calls()}
 
 
-def test_rollback_returns_to_the_previous_release(stand_ins, clouds, registry):
+def test_rollback_returns_to_the_previous_release(images_built, clouds, registry):
     first = json.loads(deploy(clouds, registry, "--commit", "a1" * 20).stdout)
     # The same sources from another commit: the commit labels the images, so it is a release of its own (no rebuild).
     second = json.loads(deploy(clouds, registry, "--commit", "b2" * 20).stdout)
@@ -122,7 +122,7 @@ def promote(clouds, registry, version: str, commit: str, **kwargs):
     return release(clouds, registry, "promote", "--version", version, "--commit", commit, source=fast, **kwargs)
 
 
-def test_promote_rolls_out_to_prd_the_digests_dev_runs_without_building(stand_ins, dev_and_prd, registry,
+def test_promote_rolls_out_to_prd_the_digests_dev_runs_without_building(images_built, dev_and_prd, registry,
                                                                        registry_api, key_pair):
     commit, later = "d4" * 20, "e5" * 20
     dev = {r["service"]: r["image"] for r in json.loads(deploy(dev_and_prd, registry, "--commit", commit,

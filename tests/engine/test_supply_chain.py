@@ -52,7 +52,7 @@ def pinned(requirements: Path, name: str) -> str:
     raise AssertionError(f"{name} is not pinned in {requirements}")
 
 
-def test_sboms_list_each_services_framework_and_its_os_packages(stand_ins, tmp_path):
+def test_sboms_list_each_services_framework_and_its_os_packages(images_built, tmp_path):
     out = tmp_path / "sbom"
     call("sbom", "--service", ",".join(KNOWN), "--platform", HOST, "export", "--path", str(out))
     assert sorted(p.name for p in out.iterdir()) == sorted(f"{s}-linux-amd64.spdx.json" for s in KNOWN)
@@ -90,7 +90,7 @@ def statements(key: signing.KeyPair, kind: str, reference: str) -> list[dict]:
     return [json.loads(base64.b64decode(json.loads(line)["payload"])) for line in result.stdout.splitlines() if line]
 
 
-def test_publish_signs_every_service_and_cosign_verifies_each_digest_from_outside(stand_ins, key_pair, registry,
+def test_publish_signs_every_service_and_cosign_verifies_each_digest_from_outside(images_built, key_pair, registry,
                                                                                    registry_api):
     out = call(*Emulated(registry, signing=key_pair).arguments(), "publish", "--env", "dev", "--branch", "signed",
                "--commit", COMMIT, "--platform", HOST, "--format", "json")
@@ -114,7 +114,7 @@ def test_publish_signs_every_service_and_cosign_verifies_each_digest_from_outsid
         assert registry_api.manifest(f"dojangkok/{service}", "latest")[0] == row["digest"]
 
 
-def test_a_multi_platform_index_is_signed_through_and_every_platform_image_attested(stand_ins, key_pair, registry,
+def test_a_multi_platform_index_is_signed_through_and_every_platform_image_attested(images_built, key_pair, registry,
                                                                                     registry_api):
     # ai-server is the image CI builds for arm64 too (the smallest): the index path of signing, once. A commit of
     # its own labels fresh digests: exactly one SBOM and one provenance each, not those of an earlier publish.
@@ -176,7 +176,7 @@ async def refused(pair, endpoint, repository, digest, commit=COMMIT) -> supply_c
 
 
 async def test_a_fully_signed_image_passes_and_each_missing_piece_is_refused_by_name(
-        stand_ins, key_pair, endpoint, registry, tmp_path_factory):
+        images_built, key_pair, endpoint, registry, tmp_path_factory):
     keys = key_of(key_pair)
     repository, digest = await push(registry, "signed")
     referrers = await supply_chain.sign(keys, endpoint, repository, digest, {HOST: (sbom_file(), predicate(COMMIT))})
@@ -202,7 +202,7 @@ async def test_a_fully_signed_image_passes_and_each_missing_piece_is_refused_by_
 
 
 async def test_a_foreign_image_under_the_release_tag_is_refused_before_any_cloud_call(
-        stand_ins, key_pair, clouds, registry, registry_api, dagger_session):
+        images_built, key_pair, clouds, registry, registry_api, dagger_session):
     aws, gcp = clouds
     provision(aws.endpoint, env="prd")
     seed_environment(gcp.endpoint, "prd")

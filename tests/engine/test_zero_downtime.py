@@ -18,7 +18,8 @@ import pytest
 from dojangkok_local.bench.zero_downtime import RELEASES, UNDRAINED
 from dojangkok_local.zero_downtime import Release, Stack
 
-pytestmark = pytest.mark.engine
+# One fleet network (dojangkok_local.fleet's bridge) on the machine: these scenarios share one pytest-xdist worker.
+pytestmark = [pytest.mark.engine, pytest.mark.xdist_group("fleet")]
 
 
 @contextlib.contextmanager
@@ -31,13 +32,13 @@ def on_first_release(registry: str, cloud: str) -> Iterator[Stack]:
 
 
 @pytest.fixture(scope="module")
-def aws_stack(stand_ins, registry):
+def aws_stack(images_built, registry):
     with on_first_release(registry, "aws") as stack:
         yield stack
 
 
 @pytest.fixture(scope="module")
-def gcp_stack(stand_ins, registry):
+def gcp_stack(images_built, registry):
     with on_first_release(registry, "gcp") as stack:
         yield stack
 
@@ -80,7 +81,7 @@ BOTH = "frontend,ai-server"
 
 
 @pytest.fixture(scope="module")
-def gated_stack(stand_ins, registry):
+def gated_stack(images_built, registry):
     """Both clouds on one release, Prometheus scraping the ai-server instances, deploys judged for 20 s.
 
     The first release is deployed under load too: a gate without requests to judge has no verdict, so rolls back."""

@@ -22,12 +22,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import fcntl
 import hashlib
 import os
 import re
 import subprocess
 import sys
 import tomllib
+from collections.abc import Iterator
 from pathlib import Path
 
 import dagger
@@ -36,8 +39,8 @@ from dagger import dag
 from dojangkok import catalogue, sbom, supply_chain
 from dojangkok.images import base_args
 
-from dojangkok_local import ROOT, engine
-from dojangkok_local.registry import RegistryApi
+from dojangkok_local import ROOT
+from dojangkok_local.registry import RegistryApi, engine_registry
 
 SUITE = "bookworm"
 MIRRORED = {"ghcr.io"}  # registries besides Docker Hub that scripts/engine mirrors to the local one
@@ -107,12 +110,28 @@ def platforms_held(api: RegistryApi, repository: str, tag: str) -> tuple[str, se
     return digest, {f"{m['platform']['os']}/{m['platform']['architecture']}" for m in index.get("manifests", [])}
 
 
+@contextlib.contextmanager
+def exclusive(path: Path) -> Iterator[None]:
+    """Held by one process at a time: the set-up steps that run side by side may ask for the same cached thing."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 def rootfs(platform: str) -> Path:
     """A minimal Debian root filesystem for the platform, bootstrapped once and cached."""
     arch = platform.split("/")[1]
     target = CACHE / "bases" / f"debian-{SUITE}-{arch}"
     if (target / ".complete").exists():
         return target
+    with exclusive(target):
+        if not (target / ".complete").exists():
+            bootstrap(target, arch)
+    return target
+
+
+def bootstrap(target: Path, arch: str) -> None:
     print(f"[bases] debootstrap {SUITE} {arch} into {target} (once; arm64 runs under qemu)", file=sys.stderr)
     subprocess.run(["rm", "-rf", str(target)], check=True)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -122,7 +141,6 @@ def rootfs(platform: str) -> Path:
         stdout=subprocess.DEVNULL,
     )
     (target / ".complete").touch()
-    return target
 
 
 def tool_binary(image: str) -> Path:
@@ -132,10 +150,13 @@ def tool_binary(image: str) -> Path:
     name = package.rsplit("/", 1)[-1]
     target = CACHE / "tools" / f"{name}-{version}"
     binary = target / name
-    if not binary.exists():
-        print(f"[bases] go install {package}@{version} (once)", file=sys.stderr)
-        environ = {**os.environ, "GOBIN": str(target), "CGO_ENABLED": "0", "GOFLAGS": "-buildvcs=false"}
-        subprocess.run(["go", "install", "-ldflags=-s -w", f"{package}@{version}"], check=True, env=environ)
+    if binary.exists():
+        return binary
+    with exclusive(target):
+        if not binary.exists():
+            print(f"[bases] go install {package}@{version} (once)", file=sys.stderr)
+            environ = {**os.environ, "GOBIN": str(target), "CGO_ENABLED": "0", "GOFLAGS": "-buildvcs=false"}
+            subprocess.run(["go", "install", "-ldflags=-s -w", f"{package}@{version}"], check=True, env=environ)
     return binary
 
 
@@ -165,7 +186,7 @@ def wanted(ci: bool, platforms: list[str]) -> dict[str, list[str]]:
 async def publish(plan: dict[str, list[str]], tools: bool = True) -> dict[str, str]:
     """Push a stand-in under each production name, for its platforms (and the tools' for the engine's);
     returns image -> registry reference@digest."""
-    registry = engine.registry()
+    registry = engine_registry()
     api = RegistryApi(registry)
     images = production_bases()
     debian_images: dict[str, asyncio.Task[str]] = {}

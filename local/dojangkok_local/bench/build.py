@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--platform", default="linux/amd64", help="default: linux/amd64 (this machine)")
     parser.add_argument("--keep-cache", action="store_true", help="do not prune the engine cache first")
     args = parser.parse_args(argv)
-    engine.start()
+    engine.attach()
     run(args.platform, args.keep_cache)
     return 0
 

@@ -24,6 +24,7 @@ from dojangkok.supply_chain import PREDICATE_TYPES
 
 from dojangkok_local import bases, engine, signing
 from dojangkok_local.engine.cli import Emulated, call
+from dojangkok_local.registry import engine_registry
 
 COMMIT = "be" * 20
 
@@ -31,7 +32,7 @@ COMMIT = "be" * 20
 def publish(keys: signing.KeyPair | None, platforms: list[str], branch: str) -> tuple[float, list[dict]]:
     args = [a for p in platforms for a in ("--platform", p)]
     start = time.monotonic()
-    out = call(*Emulated(engine.registry(), signing=keys).arguments(), "publish", "--env", "dev", "--branch", branch,
+    out = call(*Emulated(engine_registry(), signing=keys).arguments(), "publish", "--env", "dev", "--branch", branch,
                "--commit", COMMIT, *args, "--format", "json")
     return time.monotonic() - start, json.loads(out)
 
@@ -57,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args(argv)
     platforms = args.platform or [bases.HOST]
-    engine.start()
+    engine.attach()
     asyncio.run(stand_ins(platforms))
     keys = signing.key_pair()
     publish(None, platforms, "bench-warm-up")  # builds once: every timed publish below is warm

@@ -23,6 +23,7 @@ from rich.console import Console
 from rich.table import Table
 
 from dojangkok_local import engine
+from dojangkok_local.registry import engine_registry
 from dojangkok_local.zero_downtime import CANNOT_START, SLOW, VLLM_STAND_IN, Outcome, Release, Stack
 
 # cloud -> (service, first release, second release, the one that cannot start)
@@ -58,10 +59,10 @@ def scenarios(stack: Stack, cloud: str) -> Iterator[Outcome]:
 
 
 def run(clouds: list[str], emit: Callable[[Outcome], None]) -> list[Outcome]:
-    engine.start()
+    engine.attach()
     outcomes = []
     for cloud in clouds:
-        with Stack(engine.registry()) as stack:
+        with Stack(engine_registry()) as stack:
             for outcome in scenarios(stack, cloud):
                 emit(outcome)
                 outcomes.append(outcome)

@@ -1,10 +1,9 @@
 """Stands in for Docker and the released engine image: the engine, CLI and SDK content scripts/engine builds and
 starts (sdk_content), and the CLI as tests and the main job run it (cli).
 
-Attach to the local Dagger engine and registry that scripts/engine starts.
-
-The engine is real (built from Go modules, see scripts/engine); this module only starts it when it is
-not running and puts the client environment in place, so `dagger.connection()` reaches it.
+The engine is real (built from Go modules, see scripts/engine) and started by the scripts (scripts/test,
+scripts/pipeline, the benchmarks, or `scripts/engine start` by hand); Python only attaches to it, so
+`dagger.connection()` and the `dagger` CLI reach it.
 """
 
 from __future__ import annotations
@@ -13,16 +12,24 @@ import functools
 import os
 import shlex
 import subprocess
+from pathlib import Path
 
 from dojangkok_local import ROOT
 
 ENGINE_SCRIPT = ROOT / "scripts" / "engine"
 
 
-def start() -> dict[str, str]:
-    """Start (or reuse) the engine and the registry; return and apply the client environment."""
-    out = subprocess.run([str(ENGINE_SCRIPT), "start"], check=True, stdout=subprocess.PIPE, text=True)
-    env = parse_exports(out.stdout)
+class NotRunning(RuntimeError):
+    """The engine scripts/engine starts is not running."""
+
+
+def attach() -> dict[str, str]:
+    """Apply the client environment of the running engine to this process, and return it."""
+    env = client_env()
+    socket = Path(env["_EXPERIMENTAL_DAGGER_RUNNER_HOST"].removeprefix("unix://"))
+    if not socket.is_socket():
+        raise NotRunning(f"no engine answers on {socket}: start it with `scripts/engine start` "
+                         "(scripts/test and scripts/pipeline start it themselves)")
     os.environ.update(env)
     return env
 
@@ -40,7 +47,3 @@ def parse_exports(text: str) -> dict[str, str]:
             key, _, value = line.removeprefix("export ").partition("=")
             env[key] = shlex.split(value)[0] if value else ""
     return env
-
-
-def registry() -> str:
-    return os.environ.get("DOJANGKOK_REGISTRY", "127.0.0.1:5000")

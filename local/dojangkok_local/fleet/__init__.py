@@ -8,7 +8,8 @@ What production finds on the machine image is provided in the instance's PATH an
   ulimits this sandbox allows; on a GCE instance also Container-Optimized OS's logging driver (gcplogs) mapped to
   podman's own, and no GPU devices (there is no GPU here);
 - `docker-credential-gcr`, `cos-extensions`: COS tools, which have nothing to do against the local registry;
-- 127.0.0.1:5000 (the local registry, where the images are) relayed from the instance's loopback to the host's.
+- the local registry where the images are (127.0.0.1:PORT, 5000 unless told) relayed from the instance's loopback to
+  the host's.
 Processes enter an instance with `nsenter --net` (not `ip netns exec`, whose fresh /sys hides the cgroup mounts).
 """
 
@@ -29,7 +30,7 @@ BRIDGE = "dkfleet0"
 NETWORK = ipaddress.ip_network("10.210.0.0/24")
 GATEWAY = str(next(NETWORK.hosts()))
 NETNS_PREFIX, ROOT_PREFIX = "dkf-", "dojangkok-fleet-"
-RELAYED = (5000,)  # the local registry's port, as image references name it (127.0.0.1:5000/…)
+REGISTRY_PORT = 5000  # the local registry's port, as image references name it (127.0.0.1:5000/…)
 
 DOCKER = """#!/usr/bin/python3
 # docker on the instance: podman with this instance's store and settings.
@@ -107,8 +108,9 @@ class Instance:
 class Fleet:
     """The instances' network and the instances on it; `launch` and `terminate` as an Auto Scaling group would."""
 
-    def __init__(self, root: Path | None = None) -> None:
+    def __init__(self, root: Path | None = None, registry_port: int = REGISTRY_PORT) -> None:
         self.root = root or Path(tempfile.mkdtemp(prefix=ROOT_PREFIX))
+        self.registry_port = registry_port  # relayed into every instance: image references name 127.0.0.1:PORT
         self.instances: dict[str, Instance] = {}
         self.ever: dict[str, Instance] = {}  # address -> instance, kept after termination: who served a request
         self._addresses = (str(a) for a in list(NETWORK.hosts())[1:])
@@ -121,10 +123,10 @@ class Fleet:
             sh("ip", "link", "add", BRIDGE, "type", "bridge")
             sh("ip", "addr", "add", f"{GATEWAY}/{NETWORK.prefixlen}", "dev", BRIDGE)
         sh("ip", "link", "set", BRIDGE, "up")
-        for port in RELAYED:  # the bridge side of the host relays: instance -> gateway:port -> host 127.0.0.1:port
-            self._host_relays.append(subprocess.Popen(
-                ["socat", f"TCP-LISTEN:{port},bind={GATEWAY},fork,reuseaddr", f"TCP:127.0.0.1:{port}"],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        port = self.registry_port  # the bridge side of the host relay: instance -> gateway:port -> host 127.0.0.1:port
+        self._host_relays.append(subprocess.Popen(
+            ["socat", f"TCP-LISTEN:{port},bind={GATEWAY},fork,reuseaddr", f"TCP:127.0.0.1:{port}"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         return self
 
     def launch(self, name: str) -> Instance:
@@ -140,11 +142,11 @@ class Fleet:
                         ["ip", "route", "add", "default", "via", GATEWAY]):
             sh("ip", "netns", "exec", ns, *command)
         self._write_config(instance)
-        for port in RELAYED:
-            instance.relays.append(subprocess.Popen(
-                ["nsenter", f"--net=/run/netns/{ns}", "socat",
-                 f"TCP-LISTEN:{port},bind=127.0.0.1,fork,reuseaddr", f"TCP:{GATEWAY}:{port}"],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        port = self.registry_port
+        instance.relays.append(subprocess.Popen(
+            ["nsenter", f"--net=/run/netns/{ns}", "socat",
+             f"TCP-LISTEN:{port},bind=127.0.0.1,fork,reuseaddr", f"TCP:{GATEWAY}:{port}"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         self.instances[name] = instance
         self.ever[address] = instance
         return instance
@@ -161,7 +163,8 @@ class Fleet:
         )
         (root / "storage.conf").write_text(
             f"[storage]\ndriver = \"overlay\"\ngraphroot = \"{root / 'storage'}\"\nrunroot = \"{root / 'run'}\"\n")
-        (root / "registries.conf").write_text("[[registry]]\nlocation = \"127.0.0.1:5000\"\ninsecure = true\n")
+        (root / "registries.conf").write_text(
+            f"[[registry]]\nlocation = \"127.0.0.1:{self.registry_port}\"\ninsecure = true\n")
         docker = DOCKER.format(conf=str(root / "containers.conf"), storage=str(root / "storage.conf"),
                                registries=str(root / "registries.conf"))
         shims = {"docker": docker, "mount": MOUNT, "docker-credential-gcr": NOOP.format(what="docker-credential-gcr"),

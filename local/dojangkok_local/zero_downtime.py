@@ -47,7 +47,10 @@ QUIET_SECONDS = 3.0  # of load before and after the CLI call
 DEREGISTRATION_DELAY = 10  # seconds a leaving target drains (the target group attribute; ALB default 300)
 CHECK_SECONDS, RISE, FALL = 5, 2, 2  # the target groups' health check: the API's shortest interval (default 30 s, 5, 2)
 PATHS = {"frontend": "/", "ai-server": "/openapi.json", "vllm": "/v1/models"}  # what users ask for, not health
-OVERRIDES = ("DOJANGKOK_DEV_TIMEOUTS_POLL_SECONDS=1", "DOJANGKOK_DEV_TIMEOUTS_HEALTH_CHECK_SECONDS=60")
+# Test-sized settings through the same overrides a user has: poll often (the emulators answer in seconds); a release
+# that cannot start fails its health check in 2 min, not the 5 min of dev, which still covers a release that pulls
+# and starts while both cores are busy.
+OVERRIDES = ("DOJANGKOK_DEV_TIMEOUTS_POLL_SECONDS=1", "DOJANGKOK_DEV_TIMEOUTS_HEALTH_CHECK_SECONDS=120")
 
 SLOW = "ENV FAULT_LATENCY_SECONDS=1"  # ai-server: every user request takes a second, /health stays quick
 # vLLM without a GPU: the release's own image (base, config, user, port) with its entrypoint replaced by a server

@@ -88,7 +88,10 @@ class GcpTraffic:
         backend = backend_name(group)
         self._verifying.setdefault(instance, time.monotonic())
         if instance not in self.lb.backends[backend].slots:
-            self.lb.register(backend, instance, self.fleet.instances[instance].address)
+            running = self.fleet.instances.get(instance)
+            if running is None:  # terminated meanwhile (auto-healing, the stack stopping): it answers nothing
+                return False
+            self.lb.register(backend, instance, running.address)
             return None
         return {"UP": True, "DOWN": False}.get(self.lb.servers(backend).get(instance, ""))
 

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 
@@ -61,13 +62,14 @@ def render(directory: Path, count: int) -> list[Table]:
     for column in ("phase", "seconds", "min", "result", "ran"):
         steps.add_column(column, justify="right" if column in ("seconds", "min") else "left")
     for p in phases(directory):
-        steps.add_row(p.name, str(p.seconds), f"{p.seconds / 60:.1f}", "ok" if p.status == 0 else f"exit {p.status}",
+        result = "ok" if p.status == 0 else f"exit {p.status}"
+        steps.add_row(escape(p.name), str(p.seconds), f"{p.seconds / 60:.1f}", result,
                       "beside the others" if p.background else "in turn")
     tests = Table(title=f"the {count} slowest tests (set-up + call + teardown)")
     for column in ("test", "tier", "seconds"):
         tests.add_column(column, justify="right" if column == "seconds" else "left")
     for t in slowest(directory, count):
-        tests.add_row(t.test, t.tier, f"{t.seconds:.1f}")
+        tests.add_row(escape(t.test), t.tier, f"{t.seconds:.1f}")
     return [steps, tests]
 
 

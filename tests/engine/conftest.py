@@ -70,3 +70,9 @@ def clouds(engine_env):
         aws.reset_calls()
         gcp.reset_calls()
         yield aws, gcp
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Scenarios that must share a worker (xdist_group) first: they run in turn on theirs, the longest chain of the
+    tier, while the other workers take everything else."""
+    items.sort(key=lambda item: item.get_closest_marker("xdist_group") is None)

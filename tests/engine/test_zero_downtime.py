@@ -27,7 +27,8 @@ def on_first_release(registry: str, cloud: str) -> Iterator[Stack]:
     """A stack whose service of `cloud` already runs the first release (deployed without load)."""
     service, first, *_ = RELEASES[cloud]
     with Stack(registry) as stack:
-        assert stack.deploy(service, first).returncode == 0
+        result = stack.deploy(service, first)
+        assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
         yield stack
 
 

@@ -17,9 +17,9 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 
 from dojangkok_local import ROOT, engine
+from dojangkok_local.bases import HOST
 from dojangkok_local.engine.cli import call
 
-HOST = "linux/amd64"
 ARM64_PROOF = "ai-server"  # the smallest image: CI proves arm64 on it (the bases' --ci plan)
 
 

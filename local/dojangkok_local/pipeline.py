@@ -31,7 +31,7 @@ from dojangkok_local.gcp.server import running as gcp_fake
 from dojangkok_local.registry import engine_registry
 
 # The emulators finish a deploy in seconds: poll as often as the setting allows (same code path as production).
-FAST_POLLS = ["--override", "DOJANGKOK_DEV_TIMEOUTS_POLL_SECONDS=1"]
+FAST_POLLS = ["--override", "DOJANGKOK_DEV_TIMEOUTS_POLL_SECONDS=0.2"]
 
 
 def current_branch() -> str:

@@ -50,7 +50,7 @@ PATHS = {"frontend": "/", "ai-server": "/openapi.json", "vllm": "/v1/models"}  #
 # Test-sized settings through the same overrides a user has: poll often (the emulators answer in seconds); a release
 # that cannot start fails its health check in 2 min, not the 5 min of dev, which still covers a release that pulls
 # and starts while both cores are busy.
-OVERRIDES = ("DOJANGKOK_DEV_TIMEOUTS_POLL_SECONDS=1", "DOJANGKOK_DEV_TIMEOUTS_HEALTH_CHECK_SECONDS=120")
+OVERRIDES = ("DOJANGKOK_DEV_TIMEOUTS_POLL_SECONDS=0.2", "DOJANGKOK_DEV_TIMEOUTS_HEALTH_CHECK_SECONDS=120")
 
 SLOW = "ENV FAULT_LATENCY_SECONDS=1"  # ai-server: every user request takes a second, /health stays quick
 # vLLM without a GPU: the release's own image (base, config, user, port) with its entrypoint replaced by a server
@@ -97,11 +97,10 @@ class Outcome:
 class Stack:
     """The local stack with real instances behind haproxy; `deploy`/`rollback` run the real CLI against it."""
 
-    def __init__(self, registry: str, *, draining_seconds: float = DEREGISTRATION_DELAY,
-                 analysis_seconds: int = 0) -> None:
+    def __init__(self, registry: str, *, draining_seconds: float = DEREGISTRATION_DELAY) -> None:
         self.registry = registry
         self.draining_seconds = draining_seconds
-        self.analysis_seconds = analysis_seconds  # > 0: Prometheus scrapes the instances, deploys pass the gate
+        self.analysis_seconds = 0  # > 0 (see `gate`): Prometheus scrapes the instances, deploys pass the gate
         self.prometheus: Prometheus | None = None
         self.names: dict[str, str] = {}  # digest -> release name
         self.current: dict[str, str] = {}  # service -> release name it runs
@@ -143,11 +142,6 @@ class Stack:
         self.gcp_traffic.configure({g.instance_group: s for s, g in settings(ENV).gcp.groups.items()})
         self.lb.start()
         self._exit.callback(self.lb.stop)
-        if self.analysis_seconds:
-            self.prometheus = enter(Prometheus())
-            watching = threading.Event()
-            self._exit.callback(watching.set)
-            threading.Thread(target=self._scrape_instances, args=(watching,), daemon=True).start()
         self.aws.codedeploy.traffic = self.aws_traffic
         self.gcp.fake.compute.traffic = self.gcp_traffic
         self._exit.callback(self._detach)
@@ -156,6 +150,16 @@ class Stack:
     def __exit__(self, *_: object) -> None:
         self._exit.close()
         shutil.rmtree(self._sources, ignore_errors=True)
+
+    def gate(self, window_seconds: int) -> None:
+        """From now on every deploy passes the analysis gate, judged over `window_seconds`: Prometheus scrapes the
+        instances of the gated services, as production's would."""
+        if self.prometheus is None:
+            self.prometheus = self._exit.enter_context(Prometheus())
+            watching = threading.Event()
+            self._exit.callback(watching.set)
+            threading.Thread(target=self._scrape_instances, args=(watching,), daemon=True).start()
+        self.analysis_seconds = window_seconds
 
     def _scrape_instances(self, stop: threading.Event) -> None:
         """Keep Prometheus on the instances that run each gated service, as EC2 / GCE service discovery would."""
@@ -188,7 +192,7 @@ class Stack:
     def call(self, *function: str, source: Path | None = None) -> subprocess.CompletedProcess:
         overrides = [arg for value in OVERRIDES for arg in ("--override", value)]
         local = Emulated(self.registry, self.aws.endpoint, self.gcp.endpoint).arguments()
-        if self.prometheus is not None:
+        if self.analysis_seconds:
             overrides += ["--override", f"DOJANGKOK_{ENV.upper()}_ANALYSIS_WINDOW_SECONDS={self.analysis_seconds}"]
             local += ["with-prometheus", "--endpoint", host_service(self.prometheus.url)]
         where = ["--source", str(source)] if source else []

@@ -8,26 +8,23 @@ import re
 from collections.abc import Iterator
 from dataclasses import replace
 
-import boto3
 import pytest
 from dojangkok import catalogue, release
-from dojangkok.credentials import Access
 from dojangkok.deploy import Outcome
 from dojangkok.deploy.analysis import AnalysisGate
-from dojangkok.deploy.blue_green import aws_clients
 from dojangkok.deploy.lock import LOCK_KEY, DeployLocked, LockRecord
-from dojangkok.deploy.rolling import gcp_clients
 from dojangkok.environments import SETTINGS_FILE, load
-from dojangkok_local import BUNDLE_DIR, ROOT, startup_template
+from dojangkok_local import ROOT
 from dojangkok_local.aws.infra import ecr_image, provision
 from dojangkok_local.aws.server import EmulatorControl, aws_emulator
+from dojangkok_local.drivers import emulated
 from dojangkok_local.gcp.seed import first_image, seed_environment
 from dojangkok_local.gcp.server import running as gcp_fake
 
 pytestmark = pytest.mark.emulator
 
 ENV = "dev"
-SETTINGS = load(ENV, text=(ROOT / SETTINGS_FILE).read_text(), environ={"DOJANGKOK_DEV_TIMEOUTS_POLL_SECONDS": "1"})
+SETTINGS = load(ENV, text=(ROOT / SETTINGS_FILE).read_text(), environ={"DOJANGKOK_DEV_TIMEOUTS_POLL_SECONDS": "0.2"})
 FRONTEND, AI_SERVER = catalogue.service("frontend"), catalogue.service("ai-server")
 
 
@@ -39,12 +36,7 @@ def drivers() -> Iterator[release.Drivers]:
         provision(aws.endpoint, env=ENV)
         seed_environment(gcp.endpoint, ENV)
         gcp.settle()
-        session = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing")  # noqa: S106
-        made = release.Drivers(
-            SETTINGS, Access(None, None), BUNDLE_DIR, startup_template(),
-            aws=aws_clients(SETTINGS.aws.region, aws.endpoint, session=session),
-            gcp=gcp_clients(SETTINGS.gcp.project, endpoint=gcp.endpoint),
-        )
+        made = emulated(SETTINGS, aws.endpoint, gcp.endpoint)
         made.control = EmulatorControl(aws.endpoint)
         yield made
 

@@ -6,15 +6,22 @@ GCP fake, handed over as host services) differ.
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import json
 import re
 
 import boto3
 import pytest
+from dojangkok import catalogue
+from dojangkok import release as dojangkok_release
+from dojangkok.deploy import Outcome
 from dojangkok.deploy.lock import LOCK_KEY, LockRecord
-from dojangkok_local import settings, signing
+from dojangkok.environments import SETTINGS_FILE, load
+from dojangkok_local import ROOT, settings, signing
 from dojangkok_local.aws.infra import provision
 from dojangkok_local.aws.server import EmulatorControl
+from dojangkok_local.drivers import emulated
 from dojangkok_local.engine.cli import Emulated, dagger
 from dojangkok_local.gcp.seed import seed_environment
 
@@ -22,7 +29,7 @@ pytestmark = pytest.mark.engine
 
 SERVICES = "frontend,ai-server"  # one per cloud keeps the tier fast; the drivers' own tiers cover the rest
 # The emulators finish in seconds; poll as often as the setting allows (same code path as production).
-FAST = ["--override", "DOJANGKOK_DEV_TIMEOUTS_POLL_SECONDS=1"]
+FAST = ["--override", "DOJANGKOK_DEV_TIMEOUTS_POLL_SECONDS=0.2"]
 
 
 def release(clouds, registry, *function: str, source=(), check: bool = True, fmt: str = "json",
@@ -35,6 +42,34 @@ def release(clouds, registry, *function: str, source=(), check: bool = True, fmt
 def deploy(clouds, registry, *args: str, branch: str = "main", **kwargs):
     return release(clouds, registry, "deploy", "--env", "dev", "--branch", branch, "--platform", "linux/amd64",
                    *args, **kwargs)
+
+
+def publish(registry: str, commit: str, *, services: str = SERVICES, signed: signing.KeyPair | None = None
+            ) -> dict[str, str]:
+    """`dagger call publish` to dev of this commit: service -> the reference (by digest) deploy would roll out."""
+    rows = json.loads(dagger("call", *Emulated(registry, signing=signed).arguments(), "publish", "--env", "dev",
+                             "--branch", "main", "--commit", commit, "--service", services,
+                             "--platform", "linux/amd64", "--format", "json").stdout)
+    return {row["service"]: f"{row['reference'].rsplit(':', 1)[0]}@{row['digest']}" for row in rows}
+
+
+def release_images(registry: str, n: int) -> dict[str, str]:
+    """Release `n` of SERVICES as references by digest (made up: nothing pulls them without instances)."""
+    return {name: f"{registry}/dojangkok/{name}@sha256:{hashlib.sha256(f'{name}-{n}'.encode()).hexdigest()}"
+            for name in SERVICES.split(",")}
+
+
+def running(clouds, env: str, images: dict[str, str]) -> dict[str, str]:
+    """Arrange what `env` runs: each service's image rolled out by the drivers deploy uses, in this process."""
+    aws, gcp = clouds
+    fast = {f"DOJANGKOK_{env.upper()}_TIMEOUTS_POLL_SECONDS": "0.2"}
+    drivers = emulated(load(env, text=(ROOT / SETTINGS_FILE).read_text(), environ=fast), aws.endpoint, gcp.endpoint)
+    results = asyncio.run(dojangkok_release.run([(catalogue.service(s), image) for s, image in images.items()],
+                                                drivers, rollback=False))
+    assert {r.outcome for r in results} == {Outcome.SUCCEEDED}, [r.as_dict() for r in results]
+    aws.reset_calls()
+    gcp.reset_calls()
+    return images
 
 
 def test_deploy_rolls_out_both_clouds_by_digest(images_built, clouds, registry, registry_api):
@@ -83,18 +118,15 @@ def test_a_deploy_lock_held_elsewhere_refuses_before_any_build_or_push(engine_en
     assert registry_api.catalog() == before and "CreateDeployment" not in {c.get("operation") for c in aws.calls()}
 
 
-def test_rollback_returns_to_the_previous_release(images_built, clouds, registry):
-    first = json.loads(deploy(clouds, registry, "--commit", "a1" * 20).stdout)
-    # The same sources from another commit: the commit labels the images, so it is a release of its own (no rebuild).
-    second = json.loads(deploy(clouds, registry, "--commit", "b2" * 20).stdout)
-    assert not {r["image"] for r in first} & {r["image"] for r in second}
+def test_rollback_returns_to_the_previous_release(engine_env, clouds, registry):
+    # dev ran two releases (rolled out as deploy rolls them out: deploying is the tests' above).
+    first, _ = (running(clouds, "dev", release_images(registry, n)) for n in (1, 2))
 
     report = json.loads(release(clouds, registry, "rollback", "--env", "dev").stdout)
     assert {r["outcome"] for r in report} == {"succeeded"}
-    first_images = {r["service"]: r["image"] for r in first}
     for result in report:
         assert result["previous"] != result["new"]
-        assert first_images[result["service"]].split("@")[1][7:19] in json.dumps(result), result
+        assert first[result["service"]].split("@")[1][7:19] in json.dumps(result), result
 
 
 def test_missing_credentials_fail_before_any_build_push_or_cloud_call(engine_env, clouds, registry, registry_api):
@@ -118,15 +150,14 @@ def dev_and_prd(clouds):
 
 
 def promote(clouds, registry, version: str, commit: str, **kwargs):
-    fast = ["--override", "DOJANGKOK_PRD_TIMEOUTS_POLL_SECONDS=1"]  # dev's is in FAST: promote reads both
+    fast = ["--override", "DOJANGKOK_PRD_TIMEOUTS_POLL_SECONDS=0.2"]  # dev's is in FAST: promote reads both
     return release(clouds, registry, "promote", "--version", version, "--commit", commit, source=fast, **kwargs)
 
 
 def test_promote_rolls_out_to_prd_the_digests_dev_runs_without_building(images_built, dev_and_prd, registry,
                                                                        registry_api, key_pair):
     commit, later = "d4" * 20, "e5" * 20
-    dev = {r["service"]: r["image"] for r in json.loads(deploy(dev_and_prd, registry, "--commit", commit,
-                                                               signed=key_pair).stdout)}
+    dev = running(dev_and_prd, "dev", publish(registry, commit, signed=key_pair))
 
     promoted = promote(dev_and_prd, registry, "v1.4.0", commit, signed=key_pair)
     results = {r["service"]: r for r in json.loads(promoted.stdout)}
@@ -138,8 +169,11 @@ def test_promote_rolls_out_to_prd_the_digests_dev_runs_without_building(images_b
         assert registry_api.manifest(f"dojangkok/{name}", f"prod-v1.4.0-{commit[:7]}")[0] == digest
         assert registry_api.manifest(f"dojangkok/{name}", "latest")[0] == digest
 
-    # dev moves on for one service: promoting the first commit now mixes commits, so it is refused, naming it.
-    deploy(dev_and_prd, registry, "--commit", later, services="ai-server", signed=key_pair)
+    # dev moves on for one service: the same sources from another commit, a release of its own (the commit labels
+    # the image: no rebuild, another digest). Promoting the first commit now mixes commits, so it is refused.
+    moved = publish(registry, later, services="ai-server")
+    assert moved["ai-server"] != dev["ai-server"]
+    running(dev_and_prd, "dev", moved)
     refused = promote(dev_and_prd, registry, "v1.4.1", commit, check=False, signed=key_pair)
     assert refused.returncode != 0
     assert f"dev does not run commit {commit} everywhere, nothing was pushed to prd" in refused.stderr

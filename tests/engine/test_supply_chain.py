@@ -216,7 +216,7 @@ async def test_a_foreign_image_under_the_release_tag_is_refused_before_any_cloud
     digest = ref.rpartition("@")[2]
 
     local = Emulated(registry, aws.endpoint, gcp.endpoint, signing=key_pair).arguments()
-    result = run_dagger("call", "--override", "DOJANGKOK_PRD_TIMEOUTS_POLL_SECONDS=1", *local, "deploy", "--env",
+    result = run_dagger("call", "--override", "DOJANGKOK_PRD_TIMEOUTS_POLL_SECONDS=0.2", *local, "deploy", "--env",
                         "prd", "--version", "v1.9.0", "--commit", COMMIT, "--service", "ai-server", "--platform",
                         HOST, check=False)
     assert result.returncode != 0

@@ -10,54 +10,44 @@ cannot start) is scripts/bench-zero-downtime; the emulator tier proves a failing
 
 from __future__ import annotations
 
-import contextlib
 import re
-from collections.abc import Iterator
 
 import pytest
 from dojangkok_local.bench.zero_downtime import RELEASES, UNDRAINED
-from dojangkok_local.zero_downtime import Release, Stack
+from dojangkok_local.zero_downtime import SLOW, Release, Stack
 
 # One fleet network (dojangkok_local.fleet's bridge) on the machine: these scenarios share one pytest-xdist worker.
 pytestmark = [pytest.mark.engine, pytest.mark.xdist_group("fleet")]
 
+BOTH = "frontend,ai-server"
+# Each cloud's service on its first release, deployed without load in one call: frontend as RELEASES' aws first
+# release builds it, ai-server with its slow requests, as RELEASES' gcp releases build it.
+FIRST = Release("first", (SLOW,), only="ai-server")
 
-@contextlib.contextmanager
-def on_first_release(registry: str, cloud: str) -> Iterator[Stack]:
-    """A stack whose service of `cloud` already runs the first release (deployed without load)."""
-    service, first, *_ = RELEASES[cloud]
+
+@pytest.fixture(scope="module")
+def stack(images_built, registry):
+    """One stack for every scenario of this file, in turn: both clouds, their instances, the load balancer."""
     with Stack(registry) as stack:
-        result = stack.deploy(service, first)
+        result = stack.deploy(BOTH, FIRST)
         assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
         yield stack
 
 
-@pytest.fixture(scope="module")
-def aws_stack(images_built, registry):
-    with on_first_release(registry, "aws") as stack:
-        yield stack
-
-
-@pytest.fixture(scope="module")
-def gcp_stack(images_built, registry):
-    with on_first_release(registry, "gcp") as stack:
-        yield stack
-
-
-def test_blue_green_switches_without_a_failed_request_and_blue_answers_nothing_after(aws_stack):
+def test_blue_green_switches_without_a_failed_request_and_blue_answers_nothing_after(stack):
     service, _, second, _ = RELEASES["aws"]
-    before = aws_stack.current[service]
-    outcome = aws_stack.measure("blue/green", service, lambda: aws_stack.deploy(service, second), expect=second.name)
+    before = stack.current[service]
+    outcome = stack.measure("blue/green", service, lambda: stack.deploy(service, second), expect=second.name)
     assert outcome.succeeded, outcome.output[-2000:]
     assert outcome.summary.failed == 0 and outcome.problems == [], outcome.problems
     assert outcome.switch_seconds is not None  # one listener switch, after which only the new release answered
     assert set(outcome.summary.served_by) == {before, second.name}
 
 
-def test_rolling_update_answers_every_request_by_the_old_or_the_new_release(gcp_stack):
+def test_rolling_update_answers_every_request_by_the_old_or_the_new_release(stack):
     service, _, second, _ = RELEASES["gcp"]
-    before = gcp_stack.current[service]
-    outcome = gcp_stack.measure("rolling", service, lambda: gcp_stack.deploy(service, second), expect=second.name)
+    before = stack.current[service]
+    outcome = stack.measure("rolling", service, lambda: stack.deploy(service, second), expect=second.name)
     assert outcome.succeeded, outcome.output[-2000:]
     assert outcome.summary.failed == 0 and outcome.problems == [], outcome.problems
     assert set(outcome.summary.served_by) == {before, second.name}
@@ -65,12 +55,14 @@ def test_rolling_update_answers_every_request_by_the_old_or_the_new_release(gcp_
     assert outcome.summary.p50_ms >= 1000
 
 
-def test_without_connection_draining_the_same_rollout_loses_requests(gcp_stack):
+def test_without_connection_draining_the_same_rollout_loses_requests(stack):
     service = RELEASES["gcp"][0]
     target = UNDRAINED
-    gcp_stack.gcp_traffic.draining_seconds = 0  # the backend service's connectionDraining.drainingTimeoutSec
-    outcome = gcp_stack.measure("draining off", service, lambda: gcp_stack.deploy(service, target),
-                                expect=target.name)
+    drained, stack.gcp_traffic.draining_seconds = stack.gcp_traffic.draining_seconds, 0  # connectionDraining
+    try:
+        outcome = stack.measure("draining off", service, lambda: stack.deploy(service, target), expect=target.name)
+    finally:
+        stack.gcp_traffic.draining_seconds = drained  # the scenarios after this one drain again
     assert outcome.succeeded, outcome.output[-2000:]  # the roll-out itself is fine: users are not
     assert outcome.summary.failed > 0
     assert any("requests failed" in problem for problem in outcome.problems)
@@ -78,18 +70,19 @@ def test_without_connection_draining_the_same_rollout_loses_requests(gcp_stack):
 
 # ---- the analysis gate: a release that fails users goes back, on both clouds --------------------------------------
 GOOD, FAULTY = Release("gate-r1"), Release("gate-r2", ("ENV FAULT_ERROR_RATIO=0.5",), only="ai-server")
-BOTH = "frontend,ai-server"
 
 
 @pytest.fixture(scope="module")
-def gated_stack(images_built, registry):
-    """Both clouds on one release, Prometheus scraping the ai-server instances, deploys judged for 20 s.
+def gated_stack(stack):
+    """The stack from here on with Prometheus scraping the ai-server instances and deploys judged for 20 s; ai-server
+    on a release that passed the gate.
 
-    The first release is deployed under load too: a gate without requests to judge has no verdict, so rolls back."""
-    with Stack(registry, analysis_seconds=20) as stack:
-        first = stack.measure("first release", "ai-server", lambda: stack.deploy(BOTH, GOOD), expect=GOOD.name)
-        assert first.succeeded and "analysis passed over 20 s" in first.output, first.output[-3000:]
-        yield stack
+    That release is deployed under load: a gate without requests to judge has no verdict, so rolls back."""
+    stack.gate(20)
+    first = stack.measure("first gated release", "ai-server", lambda: stack.deploy("ai-server", GOOD),
+                          expect=GOOD.name)
+    assert first.succeeded and "analysis passed over 20 s" in first.output, first.output[-3000:]
+    return stack
 
 
 def test_a_release_the_analysis_gate_breaches_goes_back_on_both_clouds(gated_stack):

@@ -159,6 +159,9 @@ def test_a_variable_that_names_no_setting_is_refused(variable, message):
         ("DOJANGKOK_DEV_TIMEOUTS_DEPLOY_MINUTES", "soon", "positive whole number"),
         ("DOJANGKOK_DEV_TIMEOUTS_DEPLOY_MINUTES", "0", "positive whole number"),
         ("DOJANGKOK_DEV_TIMEOUTS_HEALTH_CHECK_SECONDS", "-5", "positive whole number"),
+        ("DOJANGKOK_DEV_TIMEOUTS_POLL_SECONDS", "0", "positive number of seconds"),
+        ("DOJANGKOK_DEV_TIMEOUTS_POLL_SECONDS", "nan", "positive number of seconds"),
+        ("DOJANGKOK_DEV_TIMEOUTS_POLL_SECONDS", "soon", "positive number of seconds"),
         ("DOJANGKOK_DEV_AWS_ACCOUNT_ID", "12345", "12 digits"),
         ("DOJANGKOK_DEV_GCP_ZONE", "us-central1-a", "not in .*asia-northeast3"),
         ("DOJANGKOK_DEV_AWS_BUNDLE_BUCKET", "", "is empty"),
@@ -168,6 +171,11 @@ def test_a_bad_override_value_is_refused_naming_the_variable(variable, value, me
     with pytest.raises(SettingsError, match=message) as caught:
         load("dev", environ={variable: value})
     assert variable in str(caught.value) or "environments.toml" in str(caught.value)
+
+
+def test_polls_may_come_in_fractions_of_a_second():
+    # Emulators answer in milliseconds: a harness polls them as often as that, through the same setting.
+    assert load("dev", environ={"DOJANGKOK_DEV_TIMEOUTS_POLL_SECONDS": "0.2"}).timeouts.poll_seconds == 0.2
 
 
 def test_parse_overrides():

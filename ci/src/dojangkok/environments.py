@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import difflib
 import enum
+import math
 import re
 import tomllib
 from collections.abc import Mapping, Sequence
@@ -123,7 +124,7 @@ class GcpSettings:
 class Timeouts:
     deploy_minutes: int
     health_check_seconds: int
-    poll_seconds: int  # first wait between deploy status polls; doubles up to six times this
+    poll_seconds: float  # first wait between deploy status polls; doubles up to six times this
 
 
 @dataclass(frozen=True)
@@ -223,7 +224,7 @@ def _schema() -> dict[tuple[str, ...], type]:
         for key in _keys(InstanceGroup):
             schema["gcp", name, key] = str
     for key in _keys(Timeouts):
-        schema["timeouts", key] = int
+        schema["timeouts", key] = float if key == "poll_seconds" else int  # emulators answer in fractions of one
     for key in _keys(Analysis):
         schema["analysis", key] = int if key in _WHOLE_NUMBERS else str
     return schema
@@ -263,8 +264,16 @@ def _parse(text: str, origin: str) -> dict:
         raise SettingsError(f"{origin} is not valid TOML: {e}") from e
 
 
-def _coerce(env: Environment, path: tuple[str, ...], value: object, origin: str) -> str | int:
+def _coerce(env: Environment, path: tuple[str, ...], value: object, origin: str) -> str | int | float:
     kind = SCHEMA[path]
+    if kind is float:
+        try:
+            number = float(value) if isinstance(value, str | int | float) and not isinstance(value, bool) else None
+        except ValueError:
+            number = None
+        if number is None or not 0 < number < math.inf:
+            raise SettingsError(f"{origin}: {_where(env, path)} must be a positive number of seconds, got {value!r}")
+        return number
     if kind is int:
         try:
             number = int(value) if isinstance(value, str | int) and not isinstance(value, bool) else None

@@ -4,8 +4,8 @@ catalogue platform with DOJANGKOK_FULL_MULTIARCH=1), through the released CLI as
 
     python -m dojangkok_local.engine.warm
 
-scripts/test runs it as a phase of its own, so its time shows apart from the tests'; the engine tier's fixture runs
-it too (nothing is rebuilt when the cache holds it), so `pytest tests/engine` alone works the same. The tests running
+scripts/test runs it as a phase of its own, so its time shows apart from the tests', and says so (DONE); run by
+hand, `pytest tests/engine` warms through its fixture (nothing is rebuilt when the cache holds it). The tests running
 beside each other then find every image built instead of each building it.
 """
 
@@ -20,6 +20,9 @@ from dojangkok_local import ROOT, engine
 from dojangkok_local.bases import HOST
 from dojangkok_local.engine.cli import call
 
+# Set by who ran warm() before the tests start (scripts/test, as a phase of its own): the engine tier's fixture, run
+# once per pytest-xdist worker, then does not load the module again for nothing.
+DONE = "DOJANGKOK_IMAGES_WARM"
 ARM64_PROOF = "ai-server"  # the smallest image: CI proves arm64 on it (the bases' --ci plan)
 
 
@@ -35,6 +38,8 @@ def builds() -> list[list[str]]:
 
 
 def warm() -> None:
+    if os.environ.get(DONE) == "1":
+        return
     engine.attach()
     subprocess.run([sys.executable, "-m", "dojangkok_local.bases", *([] if full_multiarch() else ["--ci"])],
                    cwd=ROOT, check=True, stdout=subprocess.DEVNULL)

@@ -1,0 +1,24 @@
+"""The deploy drivers `dagger call deploy` builds inside its function container, built in this process on the
+emulators' endpoints: the emulator tier drives releases with them, and engine-tier tests arrange what an
+environment already runs with them (the CLI call under test stays the act)."""
+
+from __future__ import annotations
+
+import boto3
+from dojangkok import release
+from dojangkok.credentials import Access
+from dojangkok.deploy.blue_green import aws_clients
+from dojangkok.deploy.rolling import gcp_clients
+from dojangkok.environments import Settings
+
+from dojangkok_local import BUNDLE_DIR, startup_template
+
+
+def emulated(settings: Settings, aws_endpoint: str, gcp_endpoint: str) -> release.Drivers:
+    """Drivers of the environment `settings` describes, on the AWS emulator and the GCP fake."""
+    session = boto3.Session(aws_access_key_id="emulator", aws_secret_access_key="emulator")  # noqa: S106
+    return release.Drivers(
+        settings, Access(None, None), BUNDLE_DIR, startup_template(),
+        aws=aws_clients(settings.aws.region, aws_endpoint, session=session),
+        gcp=gcp_clients(settings.gcp.project, endpoint=gcp_endpoint),
+    )

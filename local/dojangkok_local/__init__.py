@@ -4,6 +4,7 @@ ECR and Artifact Registry (registry), AWS (aws*), GCP (gcp*). Nothing under ci/ 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -15,9 +16,18 @@ def startup_template() -> str:
     return (ROOT / "deploy" / "gcp" / "startup-script.sh").read_text()
 
 
-def settings(env: str):
-    """The repository's environment settings, with DOJANGKOK_* variables of this process applied (harness only:
-    the module's functions see nothing but their arguments)."""
+# The emulators answer in milliseconds: harnesses poll them this often, through the setting users override.
+POLL_SECONDS = 0.2
+
+
+def emulator_polls(*envs: str) -> dict[str, str]:
+    """The overrides that poll the emulators every POLL_SECONDS in these environments."""
+    return {f"DOJANGKOK_{env.upper()}_TIMEOUTS_POLL_SECONDS": str(POLL_SECONDS) for env in envs}
+
+
+def settings(env: str, environ: Mapping[str, str] | None = None):
+    """The repository's environment settings, with DOJANGKOK_* variables applied: `environ`, else this process'
+    (harness only: the module's functions see nothing but their arguments)."""
     from dojangkok.environments import SETTINGS_FILE, load
 
-    return load(env, text=(ROOT / SETTINGS_FILE).read_text(), environ=os.environ)
+    return load(env, text=(ROOT / SETTINGS_FILE).read_text(), environ=os.environ if environ is None else environ)

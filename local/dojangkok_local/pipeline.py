@@ -22,16 +22,16 @@ import time
 
 import dagger
 
-from dojangkok_local import ROOT, bases, engine, signing
+from dojangkok_local import ROOT, bases, emulator_polls, engine, signing
 from dojangkok_local.aws.infra import provision
 from dojangkok_local.aws.server import aws_emulator
-from dojangkok_local.engine.cli import Emulated, call
+from dojangkok_local.engine.cli import Emulated, call, overrides
 from dojangkok_local.gcp.seed import seed_environment
 from dojangkok_local.gcp.server import running as gcp_fake
 from dojangkok_local.registry import engine_registry
 
 # The emulators finish a deploy in seconds: poll as often as the setting allows (same code path as production).
-FAST_POLLS = ["--override", "DOJANGKOK_DEV_TIMEOUTS_POLL_SECONDS=0.2"]
+FAST_POLLS = overrides(emulator_polls("dev"))
 
 
 def current_branch() -> str:

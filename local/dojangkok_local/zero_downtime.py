@@ -28,11 +28,12 @@ from pathlib import Path
 import boto3
 from dojangkok import catalogue
 
-from dojangkok_local import ROOT, settings
+from dojangkok_local import ROOT, emulator_polls, settings
 from dojangkok_local.aws.infra import provision
 from dojangkok_local.aws.server import aws_emulator
 from dojangkok_local.aws.traffic import AwsTraffic
 from dojangkok_local.engine.cli import Emulated, dagger, host_service
+from dojangkok_local.engine.cli import overrides as cli_overrides
 from dojangkok_local.fleet import Fleet
 from dojangkok_local.gcp.seed import seed_environment
 from dojangkok_local.gcp.server import running as gcp_fake
@@ -50,7 +51,7 @@ PATHS = {"frontend": "/", "ai-server": "/openapi.json", "vllm": "/v1/models"}  #
 # Test-sized settings through the same overrides a user has: poll often (the emulators answer in seconds); a release
 # that cannot start fails its health check in 2 min, not the 5 min of dev, which still covers a release that pulls
 # and starts while both cores are busy.
-OVERRIDES = ("DOJANGKOK_DEV_TIMEOUTS_POLL_SECONDS=0.2", "DOJANGKOK_DEV_TIMEOUTS_HEALTH_CHECK_SECONDS=120")
+OVERRIDES = {**emulator_polls(ENV), "DOJANGKOK_DEV_TIMEOUTS_HEALTH_CHECK_SECONDS": "120"}
 
 SLOW = "ENV FAULT_LATENCY_SECONDS=1"  # ai-server: every user request takes a second, /health stays quick
 # vLLM without a GPU: the release's own image (base, config, user, port) with its entrypoint replaced by a server
@@ -190,7 +191,7 @@ class Stack:
 
     # ---- the CLI ---------------------------------------------------------------------------------------------
     def call(self, *function: str, source: Path | None = None) -> subprocess.CompletedProcess:
-        overrides = [arg for value in OVERRIDES for arg in ("--override", value)]
+        overrides = cli_overrides(OVERRIDES)
         local = Emulated(self.registry, self.aws.endpoint, self.gcp.endpoint).arguments()
         if self.analysis_seconds:
             overrides += ["--override", f"DOJANGKOK_{ENV.upper()}_ANALYSIS_WINDOW_SECONDS={self.analysis_seconds}"]

@@ -13,8 +13,7 @@ from dojangkok import catalogue, release
 from dojangkok.deploy import Outcome
 from dojangkok.deploy.analysis import AnalysisGate
 from dojangkok.deploy.lock import LOCK_KEY, DeployLocked, LockRecord
-from dojangkok.environments import SETTINGS_FILE, load
-from dojangkok_local import ROOT
+from dojangkok_local import emulator_polls, settings
 from dojangkok_local.aws.infra import ecr_image, provision
 from dojangkok_local.aws.server import EmulatorControl, aws_emulator
 from dojangkok_local.drivers import emulated
@@ -24,7 +23,7 @@ from dojangkok_local.gcp.server import running as gcp_fake
 pytestmark = pytest.mark.emulator
 
 ENV = "dev"
-SETTINGS = load(ENV, text=(ROOT / SETTINGS_FILE).read_text(), environ={"DOJANGKOK_DEV_TIMEOUTS_POLL_SECONDS": "0.2"})
+SETTINGS = settings(ENV, environ=emulator_polls(ENV))
 FRONTEND, AI_SERVER = catalogue.service("frontend"), catalogue.service("ai-server")
 
 

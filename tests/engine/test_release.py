@@ -17,19 +17,18 @@ from dojangkok import catalogue
 from dojangkok import release as dojangkok_release
 from dojangkok.deploy import Outcome
 from dojangkok.deploy.lock import LOCK_KEY, LockRecord
-from dojangkok.environments import SETTINGS_FILE, load
-from dojangkok_local import ROOT, settings, signing
+from dojangkok_local import emulator_polls, settings, signing
 from dojangkok_local.aws.infra import provision
 from dojangkok_local.aws.server import EmulatorControl
 from dojangkok_local.drivers import emulated
-from dojangkok_local.engine.cli import Emulated, dagger
+from dojangkok_local.engine.cli import Emulated, dagger, overrides
 from dojangkok_local.gcp.seed import seed_environment
 
 pytestmark = pytest.mark.engine
 
 SERVICES = "frontend,ai-server"  # one per cloud keeps the tier fast; the drivers' own tiers cover the rest
 # The emulators finish in seconds; poll as often as the setting allows (same code path as production).
-FAST = ["--override", "DOJANGKOK_DEV_TIMEOUTS_POLL_SECONDS=0.2"]
+FAST = overrides(emulator_polls("dev"))
 
 
 def release(clouds, registry, *function: str, source=(), check: bool = True, fmt: str = "json",
@@ -62,8 +61,7 @@ def release_images(registry: str, n: int) -> dict[str, str]:
 def running(clouds, env: str, images: dict[str, str]) -> dict[str, str]:
     """Arrange what `env` runs: each service's image rolled out by the drivers deploy uses, in this process."""
     aws, gcp = clouds
-    fast = {f"DOJANGKOK_{env.upper()}_TIMEOUTS_POLL_SECONDS": "0.2"}
-    drivers = emulated(load(env, text=(ROOT / SETTINGS_FILE).read_text(), environ=fast), aws.endpoint, gcp.endpoint)
+    drivers = emulated(settings(env, environ=emulator_polls(env)), aws.endpoint, gcp.endpoint)
     results = asyncio.run(dojangkok_release.run([(catalogue.service(s), image) for s, image in images.items()],
                                                 drivers, rollback=False))
     assert {r.outcome for r in results} == {Outcome.SUCCEEDED}, [r.as_dict() for r in results]
@@ -150,7 +148,7 @@ def dev_and_prd(clouds):
 
 
 def promote(clouds, registry, version: str, commit: str, **kwargs):
-    fast = ["--override", "DOJANGKOK_PRD_TIMEOUTS_POLL_SECONDS=0.2"]  # dev's is in FAST: promote reads both
+    fast = overrides(emulator_polls("prd"))  # dev's is in FAST: promote reads both
     return release(clouds, registry, "promote", "--version", version, "--commit", commit, source=fast, **kwargs)
 
 

@@ -18,9 +18,9 @@ import dagger
 import pytest
 from dagger import dag
 from dojangkok import oci, provenance, supply_chain
-from dojangkok_local import ROOT, signing
+from dojangkok_local import ROOT, emulator_polls, signing
 from dojangkok_local.aws.infra import provision
-from dojangkok_local.engine.cli import Emulated, call
+from dojangkok_local.engine.cli import Emulated, call, overrides
 from dojangkok_local.engine.cli import dagger as run_dagger
 from dojangkok_local.gcp.seed import seed_environment
 
@@ -216,7 +216,7 @@ async def test_a_foreign_image_under_the_release_tag_is_refused_before_any_cloud
     digest = ref.rpartition("@")[2]
 
     local = Emulated(registry, aws.endpoint, gcp.endpoint, signing=key_pair).arguments()
-    result = run_dagger("call", "--override", "DOJANGKOK_PRD_TIMEOUTS_POLL_SECONDS=0.2", *local, "deploy", "--env",
+    result = run_dagger("call", *overrides(emulator_polls("prd")), *local, "deploy", "--env",
                         "prd", "--version", "v1.9.0", "--commit", COMMIT, "--service", "ai-server", "--platform",
                         HOST, check=False)
     assert result.returncode != 0

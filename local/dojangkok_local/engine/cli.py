@@ -54,6 +54,11 @@ class Emulated:
         return args
 
 
+def overrides(values: Mapping[str, str]) -> list[str]:
+    """Settings overrides as the CLI takes them: `--override NAME=VALUE` each."""
+    return [arg for name, value in values.items() for arg in ("--override", f"{name}={value}")]
+
+
 def host_service(url: str) -> str:
     """http://127.0.0.1:PORT as the CLI's host-service argument, tcp://127.0.0.1:PORT."""
     return "tcp://" + url.split("://", 1)[-1].rstrip("/")

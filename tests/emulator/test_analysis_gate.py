@@ -3,7 +3,9 @@ deploy/environments.toml, the seed's thresholds, and the ai-server's fault switc
 
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from dojangkok.deploy.analysis import AnalysisGate
@@ -53,6 +55,32 @@ def test_no_traffic_is_no_verdict(prometheus):
 def test_a_prometheus_that_does_not_answer_fails_the_gate():
     verdict = AnalysisGate(settings("dev").analysis, "http://127.0.0.1:9", sleep=lambda _: None).judge("ai-server")
     assert not verdict.passed and "did not answer" in str(verdict)
+
+
+@pytest.mark.parametrize("answer", [
+    b"[]",  # JSON, not an object
+    b'{"status": "success", "data": {}}',  # no result
+    b'{"status": "success", "data": {"resultType": "vector", "result": [{"value": [1]}]}}',  # no sample value
+    b"<html>502 Bad Gateway</html>",  # a proxy in front of it
+])
+def test_a_prometheus_that_answers_garbage_fails_the_gate(answer):
+    class Garbage(BaseHTTPRequestHandler):
+        def do_GET(self):  # the http.server hook
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(answer)
+
+        def log_message(self, *_):
+            pass
+
+    with ThreadingHTTPServer(("127.0.0.1", 0), Garbage) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        verdict = AnalysisGate(settings("dev").analysis, url, sleep=lambda _: None).judge("ai-server")
+        server.shutdown()
+    assert not verdict.passed
+    assert all(m.value is None and url in m.problem for m in verdict.measurements), verdict
 
 
 def test_only_the_configured_services_are_judged(prometheus):

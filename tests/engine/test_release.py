@@ -63,7 +63,7 @@ def running(clouds, env: str, images: dict[str, str]) -> dict[str, str]:
     aws, gcp = clouds
     drivers = emulated(settings(env, environ=emulator_polls(env)), aws.endpoint, gcp.endpoint)
     results = asyncio.run(dojangkok_release.run([(catalogue.service(s), image) for s, image in images.items()],
-                                                drivers, rollback=False))
+                                                drivers))
     assert {r.outcome for r in results} == {Outcome.SUCCEEDED}, [r.as_dict() for r in results]
     aws.reset_calls()
     gcp.reset_calls()

@@ -165,12 +165,21 @@ def test_a_variable_that_names_no_setting_is_refused(variable, message):
         ("DOJANGKOK_DEV_AWS_ACCOUNT_ID", "12345", "12 digits"),
         ("DOJANGKOK_DEV_GCP_ZONE", "us-central1-a", "not in .*asia-northeast3"),
         ("DOJANGKOK_DEV_AWS_BUNDLE_BUCKET", "", "is empty"),
+        # the gate fills $service and $window in when it judges, after the rollout: any other $ is refused now
+        ("DOJANGKOK_DEV_ANALYSIS_ERROR_QUERY", "sum(rate(x{job='$job'}[$window]))",
+         r"not \$service or \$window \(\$job\)"),
+        ("DOJANGKOK_DEV_ANALYSIS_LATENCY_QUERY", "histogram_quantile(0.95, $ {x})", "write \\$\\$ for a literal"),
     ],
 )
 def test_a_bad_override_value_is_refused_naming_the_variable(variable, value, message):
     with pytest.raises(SettingsError, match=message) as caught:
         load("dev", environ={variable: value})
     assert variable in str(caught.value) or "environments.toml" in str(caught.value)
+
+
+def test_a_query_template_may_name_its_placeholders_and_a_literal_dollar():
+    query = "sum(rate(http_requests_total{job='$service', x='$$'}[$window]))"
+    assert load("dev", environ={"DOJANGKOK_DEV_ANALYSIS_ERROR_QUERY": query}).analysis.error_query == query
 
 
 def test_polls_may_come_in_fractions_of_a_second():

@@ -28,6 +28,7 @@ import difflib
 import enum
 import math
 import re
+import string
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
@@ -36,6 +37,7 @@ from .catalogue import SERVICES, Cloud, RegistryKind, Service, Strategy
 
 SETTINGS_FILE = "deploy/environments.toml"  # relative to the repository root
 VARIABLE_PREFIX = "DOJANGKOK_"
+QUERY_PLACEHOLDERS = frozenset({"service", "window"})  # what the analysis gate fills into its PromQL templates
 IMAGE_NAMESPACE = "dojangkok"  # the path under a registry override: {override}/dojangkok/{service}
 
 
@@ -306,6 +308,15 @@ def _check_values(env: Environment, values: Mapping[tuple[str, ...], str | int],
     account = values["aws", "account_id"]
     if not re.fullmatch(r"[0-9]{12}", str(account)):
         raise SettingsError(f"{origin}: {_where(env, ('aws', 'account_id'))} must be 12 digits, got {account!r}")
+    for key in ("latency_query", "error_query"):
+        query = string.Template(str(values["analysis", key]))
+        unknown = sorted(set(query.get_identifiers()) - QUERY_PLACEHOLDERS)
+        if not query.is_valid() or unknown:
+            found = f" (${', $'.join(unknown)})" if unknown else ""
+            raise SettingsError(
+                f"{origin}: {_where(env, ('analysis', key))} {query.template!r} has a $ that is not $service or "
+                f"$window{found}: write $$ for a literal dollar sign"
+            )
     region, zone = values["gcp", "region"], values["gcp", "zone"]
     if not str(zone).startswith(f"{region}-"):
         raise SettingsError(

@@ -345,7 +345,7 @@ class Dojangkok:
             _, published = await built.publish_all(env, branch, version, commit)
             await self._verify(drivers.settings, [(p.service, p.repository, p.digest) for p in published], commit)
             by_name = {p.service: p.pinned for p in published}
-            results = await release.run([(s, by_name[s.name]) for s in chosen], drivers, False, independent)
+            results = await release.run([(s, by_name[s.name]) for s in chosen], drivers, independent)
         return release.check_outcomes(results, release.report(results, format))
 
     @function(cache="never")
@@ -381,7 +381,7 @@ class Dojangkok:
             await self._verify(prd_drivers.settings, [(p.service, p.repository, p.digest) for p in published],
                                commit)
             by_name = {p.service: p.pinned for p in published}
-            results = await release.run([(s, by_name[s.name]) for s in chosen], prd_drivers, False, independent)
+            results = await release.run([(s, by_name[s.name]) for s in chosen], prd_drivers, independent)
         return release.check_outcomes(results, release.report(results, format))
 
     async def _verify(self, settings, images: list[tuple[str, str, str]], commit: str) -> None:
@@ -438,7 +438,7 @@ class Dojangkok:
         drivers = await self._drivers(which)
         with drivers.lock().held(self._lock_record(which, "rollback", "the current release", chosen, actor),
                                  break_lock=break_lock):
-            results = await release.run([(s, None) for s in chosen], drivers, rollback=True)
+            results = await release.roll_back(chosen, drivers)
         return release.check_outcomes(results, release.report(results, format, rollback=True))
 
     async def _drivers(self, env: Environment, *also: Environment) -> release.Drivers:

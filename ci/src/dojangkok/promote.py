@@ -52,7 +52,7 @@ def dev_images(dev: Drivers, services: tuple[Service, ...], commit: str, reach: 
     """What dev runs for every service, each checked to be built from `commit`; PromoteRefused otherwise."""
     problems, found = [], []
     for svc in services:
-        reference = dev.serving(svc)
+        reference = dev.rollout(svc).serving()
         if not reference:
             problems.append(f"{svc.name}: dev runs no image this pipeline deployed")
             continue

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
+import time
 from collections import Counter
-from dataclasses import replace
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import dagger
@@ -20,7 +22,7 @@ import dagger
 from .build import progress
 from .catalogue import Cloud, Service
 from .credentials import Access, endpoint_url
-from .deploy import DeployError, DeployResult, Outcome
+from .deploy import DeployResult, Outcome
 from .deploy.analysis import AnalysisGate
 from .deploy.blue_green import AwsClients, BlueGreen, aws_clients
 from .deploy.cloud_deploy import CloudDeploy, pipeline_and_target
@@ -33,6 +35,45 @@ from .report import OutputFormat, Section, render
 
 class ReleaseFailed(RuntimeError):
     """At least one service did not reach its new release; the message is the whole summary."""
+
+
+@dataclass(frozen=True)
+class Rollout:
+    """One service's target, whatever rolls it out: CodeDeploy Blue/Green, a rolling update and Cloud Deploy take
+    the same calls, `where` naming the target as its driver does."""
+
+    service: Service
+    driver: BlueGreen | RollingUpdate | CloudDeploy
+    where: dict[str, str]
+
+    @property
+    def target(self) -> str:
+        return "/".join(self.where.values()) or self.driver.target
+
+    def current(self) -> str:
+        """What the target runs now, in the form `restore` takes ("" if nothing this pipeline released)."""
+        return self.driver.current(self.service, **self.where)
+
+    def deploy(self, image: str) -> DeployResult:
+        return self.driver.deploy(self.service, image, **self.where)
+
+    def restore(self, previous: str) -> DeployResult:
+        """Put the target back on `previous`, exactly; one that runs it already is left alone."""
+        return self.driver.restore(self.service, previous, **self.where)
+
+    def rollback(self) -> DeployResult:
+        """Back to the release before the current one."""
+        return self.driver.rollback(self.service, **self.where)
+
+    def serving(self) -> str:
+        """The image (by digest) the target runs now, "" if it runs none this pipeline deployed."""
+        return self.driver.serving(self.service, **self.where)
+
+    def raised(self, image: str, previous: str, error: Exception, seconds: float) -> DeployResult:
+        """The outcome of a rollout that raised `error`: failed, on `previous` until something puts it back."""
+        return DeployResult(service=self.service.name, strategy=self.driver.strategy, target=self.target,
+                            image=image, previous=previous, new=previous, outcome=Outcome.FAILED,
+                            seconds=round(seconds, 3), detail=f"{type(error).__name__}: {error}", raised=True)
 
 
 class Drivers:
@@ -71,43 +112,30 @@ class Drivers:
         """The environment's deploy lock, in its bundle bucket (check_deploy made sure AWS access was given)."""
         return DeployLock(self._aws.s3, self.settings.aws.bundle_bucket, self.settings.environment.value, progress)
 
-    def deploy(self, svc: Service, image: str) -> DeployResult:
-        """Roll `image` out; once it takes all traffic, the analysis gate (if any) judges it or rolls it back."""
-        result = self._roll_out(svc, image)
+    def rollout(self, svc: Service) -> Rollout:
+        """The service's target behind the one interface every strategy has: the only place that picks one."""
+        if svc.cloud is Cloud.AWS:
+            return Rollout(svc, self.blue_green(), self.aws_group(svc))
+        if self.settings.gcp.delivery_pipeline:
+            return Rollout(svc, self.cloud_deploy(svc), {})
+        return Rollout(svc, self.rolling(), {"group": self.settings.gcp.groups[svc.name].instance_group})
+
+    def deploy(self, rollout: Rollout, image: str) -> DeployResult:
+        """Roll `image` out; once it takes all traffic, the analysis gate (if any) judges it or puts back what ran
+        before."""
+        result = rollout.deploy(image)
+        svc = rollout.service
         if result.outcome is not Outcome.SUCCEEDED or self.gate is None or not self.gate.applies(svc.name):
             return result
         verdict = self.gate.judge(svc.name)
         if verdict.passed:
             return replace(result, detail="; ".join(filter(None, [result.detail, str(verdict)])))
-        back = self.rollback(svc)
+        back = rollout.restore(result.previous)
         if back.outcome is not Outcome.SUCCEEDED:
             return followed_by(result, back, outcome=Outcome.FAILED, detail=f"{verdict}; the rollback failed: "
                                f"{back.detail}")
         return followed_by(result, back, outcome=Outcome.ROLLED_BACK, new=back.new,
                            detail=f"{verdict}; rolled back to {back.new}")
-
-    def _roll_out(self, svc: Service, image: str) -> DeployResult:
-        if svc.cloud is Cloud.AWS:
-            return self.blue_green().deploy(svc, image, **self.aws_group(svc))
-        if self.settings.gcp.delivery_pipeline:
-            return self.cloud_deploy(svc).deploy(svc, image)
-        return self.rolling().deploy(svc, image, group=self.settings.gcp.groups[svc.name].instance_group)
-
-    def rollback(self, svc: Service) -> DeployResult:
-        if svc.cloud is Cloud.AWS:
-            return self.blue_green().rollback(svc, **self.aws_group(svc))
-        if self.settings.gcp.delivery_pipeline:
-            return self.cloud_deploy(svc).rollback(svc)
-        return self.rolling().rollback(svc, group=self.settings.gcp.groups[svc.name].instance_group)
-
-    def serving(self, svc: Service) -> str:
-        """The image (by digest) the service's target runs now, "" if it runs none this pipeline deployed."""
-        if svc.cloud is Cloud.AWS:
-            return self.blue_green().serving(**self.aws_group(svc))
-        if self.settings.gcp.delivery_pipeline:
-            raise DeployError(f"{svc.name}: reading what a Cloud Deploy target runs is not supported; promote "
-                              "the release with `gcloud deploy releases promote` there")
-        return self.rolling().serving(group=self.settings.gcp.groups[svc.name].instance_group)
 
     def aws_group(self, svc: Service) -> dict[str, str]:
         return {
@@ -168,43 +196,101 @@ async def deploy_files(source: dagger.Directory) -> tuple[Path, str]:
     return bundle_dir, await source.file("deploy/gcp/startup-script.sh").contents()
 
 
-async def run(services: list[tuple[Service, str | None]], drivers: Drivers, rollback: bool,
-              independent: bool = False) -> list[DeployResult]:
-    """Deploy (or roll back) every service concurrently: AWS and GCP at the same time.
+async def run(services: list[tuple[Service, str]], drivers: Drivers, independent: bool = False
+              ) -> list[DeployResult]:
+    """Deploy every service concurrently, AWS and GCP at the same time, as one release.
 
-    A deploy is one release: if any service did not reach it, the services that did are rolled back to what
-    they ran before, so the clouds never serve different releases. `independent` keeps each outcome as it is.
+    What each target runs is recorded first. Every rollout then runs to its own end (a driver's error is that
+    service's outcome, not an early exit); if any service did not reach the release, every service is put back on
+    exactly what it ran before this call (one that did not move is left alone), so the clouds never serve
+    different releases. `independent` keeps each outcome, and puts back only the services whose rollout raised.
+    Returns once every rollout and restore has ended: the caller's deploy lock outlives them all.
     """
+    rollouts = [drivers.rollout(svc) for svc, _ in services]
+    before = await _each(rollouts, lambda r: r.current())  # nothing has moved yet: an error here ends the call
 
-    def one(svc: Service, image: str | None) -> DeployResult:
-        return drivers.rollback(svc) if rollback else drivers.deploy(svc, image)
-
-    results = list(await asyncio.gather(*(asyncio.to_thread(one, svc, image) for svc, image in services)))
-    if rollback or independent or all(r.outcome is Outcome.SUCCEEDED for r in results):
-        return results
-    return await revert_the_rest(results, dict(services), drivers)
-
-
-async def revert_the_rest(results: list[DeployResult], services: dict[Service, str | None],
-                          drivers: Drivers) -> list[DeployResult]:
-    """Roll back the services that reached a release another service of it did not reach."""
-    missed = ", ".join(f"{r.service} {r.outcome}" for r in results if r.outcome is not Outcome.SUCCEEDED)
-    by_name = {svc.name: svc for svc in services}
-    progress(f"the release did not reach every service ({missed}): reverting the ones that switched")
-
-    def revert(result: DeployResult) -> DeployResult:
-        if result.outcome is not Outcome.SUCCEEDED:
-            return result
-        why = f"reverted because {missed}"
+    def attempt(rollout: Rollout, image: str, previous: str) -> DeployResult:
+        started = time.monotonic()
         try:
-            back = drivers.rollback(by_name[result.service])
-        except Exception as error:  # the driver's message says why; the release stays, a person must look
-            return replace(result, outcome=Outcome.FAILED, detail=f"{why}, but could not revert: {error}")
-        if back.outcome is not Outcome.SUCCEEDED:
-            return replace(result, outcome=Outcome.FAILED, detail=f"{why}, but the revert failed: {back.detail}")
-        return followed_by(result, back, outcome=Outcome.REVERTED, new=back.new, detail=f"{why}; back on {back.new}")
+            return drivers.deploy(rollout, image)
+        except Exception as error:  # the other rollouts go on; this service is put back below
+            return rollout.raised(image, previous, error, time.monotonic() - started)
 
-    return list(await asyncio.gather(*(asyncio.to_thread(revert, r) for r in results)))
+    results = list(await asyncio.gather(*(asyncio.to_thread(attempt, r, image, previous)
+                                          for r, (_, image), previous in zip(rollouts, services, before, strict=True))))
+    if all(r.outcome is Outcome.SUCCEEDED for r in results):
+        return results
+    if independent:
+        raised = [i for i, r in enumerate(results) if r.raised]
+        return await put_back(results, rollouts, before, only=raised, missed="", pause=drivers.poll[0])
+    missed = ", ".join(f"{r.service} {r.outcome}" for r in results if r.outcome is not Outcome.SUCCEEDED)
+    progress(f"the release did not reach every service ({missed}): putting back what ran before")
+    return await put_back(results, rollouts, before, only=range(len(results)), missed=missed,
+                          pause=drivers.poll[0])
+
+
+async def put_back(results: list[DeployResult], rollouts: list[Rollout], before: list[str], *,
+                   only: Iterable[int], missed: str, pause: float, attempts: int = 3) -> list[DeployResult]:
+    """Restore the services `only` (indexes) to what they ran `before`; every other result stays as it is. A
+    restore that raises is tried again (`attempts` in all, `pause` doubling between them): the error that broke
+    the rollout (a refused call, an expired session) may not outlast it."""
+
+    def restore(rollout: Rollout, previous: str) -> DeployResult:
+        for attempt in range(attempts - 1):
+            try:
+                return rollout.restore(previous)
+            except Exception as error:
+                progress(f"{rollout.service.name}: putting it back failed ({error}); trying again")
+                time.sleep(pause * 2**attempt)
+        return rollout.restore(previous)  # the last attempt's error is the outcome
+
+    def settle(result: DeployResult, rollout: Rollout, previous: str) -> DeployResult:
+        reached = result.outcome is Outcome.SUCCEEDED
+        why = f"reverted because {missed}" if reached else result.detail
+        try:
+            back = restore(rollout, previous)
+        except Exception as error:  # the driver's message says why; a person must look
+            return replace(result, outcome=Outcome.FAILED, detail=f"{why}; could not put it back: {error}")
+        if back.outcome is not Outcome.SUCCEEDED:
+            return followed_by(result, back, outcome=Outcome.FAILED,
+                               detail=f"{why}; putting it back failed: {back.detail}")
+        if back.previous == back.new:  # it had not moved, or had put itself back already
+            if reached:
+                return followed_by(result, back, detail=f"{result.detail}; it ran {back.new} before, so it stays")
+            return followed_by(result, back, outcome=Outcome.ROLLED_BACK, new=back.new)
+        return followed_by(result, back, outcome=Outcome.REVERTED if reached else Outcome.ROLLED_BACK,
+                           new=back.new, detail=f"{why}; back on {back.new}")
+
+    only = list(only)
+    settled = await asyncio.gather(*(asyncio.to_thread(settle, results[i], rollouts[i], before[i]) for i in only))
+    results = list(results)
+    for i, result in zip(only, settled, strict=True):
+        results[i] = result
+    return results
+
+
+async def roll_back(services: list[Service], drivers: Drivers) -> list[DeployResult]:
+    """Put every service back on the release before its current one, concurrently; a driver's error is that
+    service's outcome, and this returns once every rollback has ended."""
+    rollouts = [drivers.rollout(svc) for svc in services]
+
+    def attempt(rollout: Rollout) -> DeployResult:
+        started = time.monotonic()
+        try:
+            return rollout.rollback()
+        except Exception as error:
+            return rollout.raised("", "", error, time.monotonic() - started)
+
+    return list(await asyncio.gather(*(asyncio.to_thread(attempt, r) for r in rollouts)))
+
+
+async def _each(rollouts: list[Rollout], read: Callable[[Rollout], str]) -> list[str]:
+    """`read` of every rollout at once; the first error is raised once all have answered."""
+    answers = await asyncio.gather(*(asyncio.to_thread(read, r) for r in rollouts), return_exceptions=True)
+    for answer in answers:
+        if isinstance(answer, BaseException):
+            raise answer
+    return list(answers)
 
 
 def followed_by(result: DeployResult, back: DeployResult, **changes) -> DeployResult:

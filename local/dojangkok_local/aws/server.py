@@ -13,6 +13,9 @@ Control endpoints (never recorded):
     PUT    /_dojangkok/green           {"application", "deploymentGroup", "health": "healthy"|"unhealthy"|"hang"}
     PUT    /_dojangkok/timing          {"stepSeconds": 0.05, "minuteSeconds": 0.1}
     PUT    /_dojangkok/throttle        {"operation": "GetDeployment", "count": 2}: the next calls answer "throttled"
+    PUT    /_dojangkok/fail            {"operation": "CreateDeployment", "code": "AccessDeniedException", "count": 1,
+                                        "after": 0}: once `after` calls went through, `count` calls answer that
+                                       error as the service's protocol words it
     POST   /_dojangkok/reset           empty moto, CodeDeploy, behaviours and the call log
 
 Run it:  python -m dojangkok_local.aws --port 4566
@@ -55,8 +58,9 @@ class AwsEmulator:
         self._port = port
         self.timing = Timing(step_seconds=step_seconds, minute_seconds=minute_seconds)
         self._calls = CallLog()
-        self._throttle_lock = threading.Lock()
-        self._throttle: dict[str, int] = {}  # operation -> how many more calls to refuse with a throttling error
+        self._faults_lock = threading.Lock()
+        self._conditional_writes = threading.Lock()
+        self._faults: dict[str, list[str]] = {}  # operation -> the error codes its next calls answer, in order
         self._moto: ThreadedMotoServer | None = None
         self._server: LocalServer | None = None
         self.codedeploy: CodeDeploy | None = None
@@ -90,8 +94,8 @@ class AwsEmulator:
 
     def reset_calls(self) -> None:
         self._calls.clear()
-        with self._throttle_lock:
-            self._throttle.clear()
+        with self._faults_lock:
+            self._faults.clear()
 
     def reset(self) -> None:
         assert self.codedeploy is not None
@@ -111,10 +115,13 @@ class AwsEmulator:
             call = self._record(request, body)
             target = request.headers.get("X-Amz-Target", "")
             codedeploy = operation_of(target)
-            if self._throttled(call["operation"]):
-                response = _throttling(call["service"], bool(target))
+            if fault := self._fault(call["operation"]):
+                response = _error(call["service"], bool(target), fault)
             elif codedeploy is not None:
                 response = self._codedeploy(request, codedeploy, body)
+            elif call["service"] == "s3" and any(header in request.headers for header in CONDITIONS):
+                with self._conditional_writes:  # S3 decides a conditional request atomically; moto checks, then acts
+                    response = self._forward(request, body)
             else:
                 response = self._forward(request, body)
         return response(environ, start_response)
@@ -162,7 +169,11 @@ class AwsEmulator:
                 timing = {"stepSeconds": self.timing.step_seconds, "minuteSeconds": self.timing.minute_seconds}
                 return json_response(timing)
             if name == "throttle" and request.method == "PUT":
-                self.throttle(payload["operation"], int(payload.get("count", 1)))
+                self.fail(payload["operation"], THROTTLING, int(payload.get("count", 1)))
+                return json_response({"ok": True})
+            if name == "fail" and request.method == "PUT":
+                self.fail(payload["operation"], payload["code"], int(payload.get("count", 1)),
+                          int(payload.get("after", 0)))
                 return json_response({"ok": True})
             if name == "reset" and request.method == "POST":
                 self.reset()
@@ -173,16 +184,16 @@ class AwsEmulator:
             return json_response({"error": f"bad control request: {error}"}, 400)
         return json_response({"error": f"no control endpoint {request.method} {request.path}"}, 404)
 
-    def throttle(self, operation: str, count: int) -> None:
-        with self._throttle_lock:
-            self._throttle[operation] = count
+    def fail(self, operation: str, code: str, count: int = 1, after: int = 0) -> None:
+        """Once `after` more calls of `operation` went through, answer `count` with the error `code` (THROTTLING:
+        the service's own)."""
+        with self._faults_lock:
+            self._faults.setdefault(operation, []).extend([""] * after + [code] * count)
 
-    def _throttled(self, operation: str) -> bool:
-        with self._throttle_lock:
-            if self._throttle.get(operation, 0) <= 0:
-                return False
-            self._throttle[operation] -= 1
-            return True
+    def _fault(self, operation: str) -> str:
+        with self._faults_lock:
+            queued = self._faults.get(operation)
+            return queued.pop(0) if queued else ""
 
     def _record(self, request: Request, body: bytes) -> dict[str, Any]:
         scope = CREDENTIAL_SCOPE.search(request.headers.get("Authorization", ""))
@@ -222,6 +233,11 @@ class EmulatorControl(ControlClient):
         """Answer the next `count` calls of `operation` with the service's throttling error."""
         self.request("PUT", "throttle", {"operation": operation, "count": count})
 
+    def fail(self, operation: str, code: str, count: int = 1, after: int = 0) -> None:
+        """Once `after` more calls of `operation` went through, answer `count` with the error `code` (e.g.
+        AccessDeniedException, ExpiredTokenException: errors botocore does not retry, as a revoked role answers)."""
+        self.request("PUT", "fail", {"operation": operation, "code": code, "count": count, "after": after})
+
     def set_timing(self, *, step_seconds: float, minute_seconds: float) -> None:
         self.request("PUT", "timing", {"stepSeconds": step_seconds, "minuteSeconds": minute_seconds})
 
@@ -241,16 +257,23 @@ def aws_emulator(port: int = 0, *, step_seconds: float = 0.05, minute_seconds: f
         emulator.stop()
 
 
-def _throttling(service: str, json_protocol: bool) -> Response:
-    """The error each protocol uses for "slow down"; botocore's retry handler retries all of them."""
+CONDITIONS = frozenset({"If-Match", "If-None-Match"})  # S3's conditional write and delete headers
+THROTTLING = "Throttling"  # the fault code for each protocol's "slow down", which botocore retries
+
+
+def _error(service: str, json_protocol: bool, code: str) -> Response:
+    """The error `code` as each protocol words it (THROTTLING: the code that protocol uses for "slow down")."""
+    throttled = code == THROTTLING
     if json_protocol:
-        body = json.dumps({"__type": "ThrottlingException", "message": "Rate exceeded"})
+        body = json.dumps({"__type": "ThrottlingException" if throttled else code,
+                           "message": "Rate exceeded" if throttled else f"injected {code}"})
         return Response(body, status=400, content_type="application/x-amz-json-1.1")
     if service == "s3":
-        body = "<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>"
-        return Response(body, status=503, content_type="application/xml")
+        code, status = ("SlowDown", 503) if throttled else (code, 403 if code == "AccessDenied" else 400)
+        body = f"<Error><Code>{code}</Code><Message>injected {code}</Message></Error>"
+        return Response(body, status=status, content_type="application/xml")
     body = (
-        "<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error>"
+        f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>injected {code}</Message></Error>"
         f"<RequestId>{_request_id()}</RequestId></ErrorResponse>"
     )
     return Response(body, status=400, content_type="text/xml")

@@ -14,7 +14,8 @@ mark a template or an image digest unhealthy, inject transient errors and advanc
     DELETE /_fake/unhealthy             everything healthy again
     POST   /_fake/tick                  {"n": 3}: advance every group's rollout
     POST   /_fake/settle                tick until every group is stable (or stuck)
-    POST   /_fake/fail                  {"api": "compute.instanceGroupManagers.patch", "status": 503, "times": 1}
+    POST   /_fake/fail                  {"api": "compute.instanceGroupManagers.patch", "status": 503, "times": 1,
+                                         "after": 0}: `times` calls answer `status` once `after` calls went through
 
 Groups advance one tick per read of the group (`--ticks-per-read`), and optionally on a clock (`--tick-seconds`).
 
@@ -42,6 +43,9 @@ P = r"(?P<project>[^/]+)"
 Z = r"(?P<zone>[^/]+)"
 N = r"(?P<name>[^/:]+)"
 C = r"/compute/v1/projects/" + P
+# google.rpc.Code names of the HTTP statuses Google's APIs answer with (what the clients map back to exceptions)
+GOOGLE_STATUS = {400: "INVALID_ARGUMENT", 403: "PERMISSION_DENIED", 404: "NOT_FOUND", 409: "ABORTED",
+                 429: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 503: "UNAVAILABLE"}
 LOC = r"/v1/(?P<location>projects/[^/]+/locations/[^/]+)"
 PIPE = r"/v1/(?P<pipeline>projects/[^/]+/locations/[^/]+/deliveryPipelines/[^/:]+)"
 REL = r"/v1/(?P<release>projects/[^/]+/locations/[^/]+/deliveryPipelines/[^/]+/releases/[^/:]+)"
@@ -149,10 +153,9 @@ class FakeGcp:
                     continue
                 self.calls.record({"method": method, "path": path, "api": route.api})
                 queued = self.failures.get(route.api)
-                if queued:
-                    status = queued.pop(0)
-                    return status, {"error": {"code": status, "message": f"injected transient error ({status})",
-                                              "status": "UNAVAILABLE"}}
+                if queued and (status := queued.pop(0)):
+                    return status, {"error": {"code": status, "message": f"injected error ({status})",
+                                              "status": GOOGLE_STATUS.get(status, "UNAVAILABLE")}}
                 if self.check_model and (problems := check_gcp_body(route.api, body, "request")):
                     return 400, {"error": {"code": 400, "message": "Invalid JSON payload received. "
                                            + "; ".join(problems), "status": "INVALID_ARGUMENT"}}
@@ -195,8 +198,8 @@ class FakeGcp:
                 self.compute.settle()
                 return 200, {}
             if what == "fail" and method == "POST":
-                self.failures.setdefault(body["api"], []).extend([int(body.get("status", 503))] *
-                                                                 int(body.get("times", 1)))
+                self.failures.setdefault(body["api"], []).extend(
+                    [0] * int(body.get("after", 0)) + [int(body.get("status", 503))] * int(body.get("times", 1)))
                 return 200, {}
             if what == "state" and method == "GET":
                 groups = {f"{g.zone}/{n}": [vars(i) for i in g.instances]
@@ -263,8 +266,9 @@ class FakeGcpServer(ControlClient):
     def settle(self) -> None:
         self.request("POST", "settle")
 
-    def fail(self, api: str, *, status: int = 503, times: int = 1) -> None:
-        self.request("POST", "fail", {"api": api, "status": status, "times": times})
+    def fail(self, api: str, *, status: int = 503, times: int = 1, after: int = 0) -> None:
+        """Answer `times` calls of `api` with HTTP `status`, once `after` more calls went through."""
+        self.request("POST", "fail", {"api": api, "status": status, "times": times, "after": after})
 
 
 @contextlib.contextmanager

@@ -30,6 +30,7 @@ class DeployResult:
     seconds: float
     detail: str = ""
     api_calls: dict[str, int] = field(default_factory=dict)
+    raised: bool = False  # the driver raised: `new` is what ran before, unless a restore says otherwise
 
     def as_dict(self) -> dict:
         return {k: (str(v) if isinstance(v, enum.Enum) else v) for k, v in self.__dict__.items()}

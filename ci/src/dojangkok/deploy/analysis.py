@@ -97,16 +97,19 @@ class AnalysisGate:
             body = response.json()
         except (httpx.HTTPError, ValueError) as error:
             return None, f"Prometheus at {self.url} did not answer ({error})"
-        if body.get("status") != "success":
-            return None, f"Prometheus refused the query ({body.get('errorType')}: {body.get('error')})"
-        result = body["data"]["result"]
-        if body["data"]["resultType"] == "scalar":
-            result = [{"value": result}]
-        if not result:
-            return None, "no data in the window (no requests, or nothing scrapes the service)"
-        if len(result) > 1:
-            return None, f"{len(result)} series where one value was expected: aggregate the query"
-        value = float(result[0]["value"][1])
+        try:
+            if body.get("status") != "success":
+                return None, f"Prometheus refused the query ({body.get('errorType')}: {body.get('error')})"
+            result = body["data"]["result"]
+            if body["data"]["resultType"] == "scalar":
+                result = [{"value": result}]
+            if not result:
+                return None, "no data in the window (no requests, or nothing scrapes the service)"
+            if len(result) > 1:
+                return None, f"{len(result)} series where one value was expected: aggregate the query"
+            value = float(result[0]["value"][1])
+        except (AttributeError, KeyError, IndexError, TypeError, ValueError):
+            return None, f"Prometheus at {self.url} answered something that is not a query result ({body!r:.80})"
         if math.isnan(value):
             return None, "no requests in the window (the ratio is 0/0)"
         return value, ""

@@ -232,6 +232,8 @@ class BlueGreen:
     `sleep` and `clock` are injectable so tests run the real waiting logic in milliseconds.
     """
 
+    strategy = STRATEGY
+
     def __init__(
         self,
         clients: AwsClients,
@@ -296,7 +298,7 @@ class BlueGreen:
                 ContentType="application/zip",
                 Metadata={"service": entry.name, "image": image},
             )
-            revision = self._s3_revision(key)
+            revision = _revision(f"s3://{self.bucket}/{key}")
             outcome, detail = self._run_deployment(
                 entry, application, deployment_group, revision, f"{entry.name} {image}", started
             )
@@ -314,49 +316,73 @@ class BlueGreen:
                 api_calls=run.counts(),
             )
 
+    def current(self, service: Service | str, *, application: str, deployment_group: str) -> str:
+        """The revision the group serves now (its last successful deployment's s3:// location), "" if none: what
+        `restore` puts back."""
+        blue_green_service(service)
+        _check_names(application, deployment_group)
+        with _Run():
+            return self._last_successful_revision(self._checked_group(application, deployment_group))
+
     def rollback(self, service: Service | str, *, application: str, deployment_group: str) -> DeployResult:
         """Redeploy the release before the one serving now, through the same Blue/Green path.
 
         Releases are ordered by when each revision first succeeded, so rolling back twice walks back two releases
         (a, b, c -> b -> a) instead of flipping between the last two.
         """
+        blue_green_service(service)
+        _check_names(application, deployment_group)
+        target = f"{application}/{deployment_group}"
+        with _Run():
+            self._checked_group(application, deployment_group)
+            history = self._successful_deployments(application, deployment_group)
+        if not history:
+            raise DeployError(f"{target} has no successful deployment yet: nothing to roll back to")
+        earlier = _release_before(history)
+        if earlier is None:
+            raise DeployError(
+                f"{target} serves {_location(history[0]['revision'])}, its first release: there is no earlier "
+                "release to roll back to (deploy a digest instead)"
+            )
+        return self.restore(service, _location(earlier["revision"]), application=application,
+                            deployment_group=deployment_group)
+
+    def restore(self, service: Service | str, previous: str, *, application: str, deployment_group: str
+                ) -> DeployResult:
+        """Put the group back on `previous` (a revision `current` returned) through the Blue/Green path; a group
+        that serves it already is left alone. A deployment still running in the group (its caller lost track of
+        it) is stopped with rollback first, so the group ends where the rollback and this restore leave it."""
         entry = blue_green_service(service)
         _check_names(application, deployment_group)
         target = f"{application}/{deployment_group}"
         with _Run() as run:
             started = self._clock()
-            self._checked_group(application, deployment_group)
-            history = self._successful_deployments(application, deployment_group)
-            if not history:
-                raise DeployError(f"{target} has no successful deployment yet: nothing to roll back to")
-            current = history[0]["revision"]
-            earlier = _release_before(history)
-            if earlier is None:
-                raise DeployError(
-                    f"{target} serves {_location(current)}, its first release: there is no earlier release to roll "
-                    "back to (deploy a digest instead)"
-                )
-            revision = earlier["revision"]
-            image = _image_of(earlier)
-            self._progress(f"{entry.name}: rolling back {_location(current)} -> {_location(revision)}")
-            outcome, detail = self._run_deployment(
-                entry, application, deployment_group, revision, f"{entry.name} rollback to {image}", started
-            )
-            return DeployResult(
-                service=entry.name,
-                strategy=STRATEGY,
-                target=target,
-                image=image,
-                previous=_location(current),
-                new=_location(revision) if outcome is Outcome.SUCCEEDED else _location(current),
-                outcome=outcome,
-                seconds=round(self._clock() - started, 3),
-                detail=detail,
-                api_calls=run.counts(),
-            )
+            stopped = [self._stop(entry, deployment_id, "was still running")
+                       for deployment_id in self._active(application, deployment_group)]
+            now = self._last_successful_revision(self._checked_group(application, deployment_group))
+            image = self._image_of_revision(application, deployment_group, previous)
 
-    def serving(self, *, application: str, deployment_group: str) -> str:
+            def result(outcome: Outcome, new: str, detail: str) -> DeployResult:
+                notes = "; ".join(detail for _, detail in stopped)
+                return DeployResult(service=entry.name, strategy=STRATEGY, target=target, image=image, previous=now,
+                                    new=new, outcome=outcome, seconds=round(self._clock() - started, 3),
+                                    detail="; ".join(filter(None, [notes, detail])), api_calls=run.counts())
+
+            if now == previous:
+                return result(Outcome.SUCCEEDED, now, f"{target} serves {previous or 'no release'}, as before")
+            if not previous:
+                return result(Outcome.FAILED, now, f"{target} served no release before, so there is none to put "
+                              "back: deploy a known-good image by digest")
+            self._progress(f"{entry.name}: putting {target} back from {now or 'no release'} on {previous}")
+            outcome, detail = self._run_deployment(
+                entry, application, deployment_group, _revision(previous), f"{entry.name} rollback to {image}",
+                started,
+            )
+            return result(outcome, previous if outcome is Outcome.SUCCEEDED else now, detail)
+
+    def serving(self, service: Service | str, *, application: str, deployment_group: str) -> str:
         """The image (by digest) of the group's last successful deployment, or "" if it has none."""
+        blue_green_service(service)
         _check_names(application, deployment_group)
         with _Run():
             history = self._successful_deployments(application, deployment_group)
@@ -424,12 +450,6 @@ class BlueGreen:
             infos += self._call(self.clients.codedeploy.batch_get_deployments, deploymentIds=chunk)["deploymentsInfo"]
         return sorted(infos, key=lambda d: d["createTime"], reverse=True)
 
-    def _s3_revision(self, key: str) -> dict:
-        return {
-            "revisionType": "S3",
-            "s3Location": {"bucket": self.bucket, "key": key, "bundleType": "zip"},
-        }
-
     def _run_deployment(
         self, service: Service, application: str, group: str, revision: dict, description: str, started: float
     ) -> tuple[Outcome, str]:
@@ -445,7 +465,7 @@ class BlueGreen:
         deadline = started + self.timeout
         info = self._wait(service, deployment_id, deadline, continue_when_ready=True)
         if info is None:
-            return self._stop(service, deployment_id)
+            return self._stop(service, deployment_id, f"timed out after {self.timeout:g}s")
         return self._judge(service, info)
 
     def _wait(self, service: Service, deployment_id: str, deadline: float, *, continue_when_ready: bool) -> dict | None:
@@ -471,23 +491,35 @@ class BlueGreen:
                 return None
             self._sleep(min(next(delays), remaining))
 
-    def _stop(self, service: Service, deployment_id: str) -> tuple[Outcome, str]:
-        self._progress(f"{service.name}: {deployment_id} timed out after {self.timeout:g}s; stopping with rollback")
+    def _stop(self, service: Service, deployment_id: str, why: str) -> tuple[Outcome, str]:
+        """Stop a deployment with rollback and wait for both; `why` it is stopped goes into the detail."""
+        self._progress(f"{service.name}: {deployment_id} {why}; stopping with rollback")
         try:
             self._call(self.clients.codedeploy.stop_deployment, deploymentId=deployment_id, autoRollbackEnabled=True)
         except DeployError as error:
             if "AlreadyCompleted" not in str(error):
-                return Outcome.FAILED, f"{deployment_id} timed out and could not be stopped: {error}"
+                return Outcome.FAILED, f"{deployment_id} {why} and could not be stopped: {error}"
         info = self._wait(service, deployment_id, self._clock() + self.stop_timeout, continue_when_ready=False)
         if info is None:
             return Outcome.FAILED, (
-                f"{deployment_id} timed out and did not stop within {self.stop_timeout:g}s: check it with "
+                f"{deployment_id} {why} and did not stop within {self.stop_timeout:g}s: check it with "
                 f"`aws deploy get-deployment --deployment-id {deployment_id}`"
             )
         if info["status"] == "Succeeded":  # it finished while we were stopping it
-            return Outcome.SUCCEEDED, f"{deployment_id} succeeded just as it timed out"
+            return Outcome.SUCCEEDED, f"{deployment_id} {why} and succeeded before it could be stopped"
         outcome, detail = self._judge(service, info)
-        return outcome, f"timed out after {self.timeout:g}s and was stopped; {detail}"
+        return outcome, f"{deployment_id} {why} and was stopped; {detail}"
+
+    def _active(self, application: str, group: str) -> list[str]:
+        """Deployments of the group that have not ended."""
+        page = self._call(self.clients.codedeploy.list_deployments, applicationName=application,
+                          deploymentGroupName=group, includeOnlyStatuses=sorted(ACTIVE))
+        return list(page.get("deployments", []))
+
+    def _image_of_revision(self, application: str, group: str, location: str) -> str:
+        """The image a revision rolls out, from the deployment that rolled it out; the location if none did."""
+        deployments = self._successful_deployments(application, group)
+        return next((_image_of(d) for d in deployments if _location(d["revision"]) == location), location)
 
     def _judge(self, service: Service, info: dict) -> tuple[Outcome, str]:
         deployment_id = info["deploymentId"]
@@ -569,6 +601,12 @@ def _check_names(application: str, group: str) -> None:
 def _location(revision: dict) -> str:
     s3 = (revision or {}).get("s3Location") or {}
     return f"s3://{s3['bucket']}/{s3['key']}" if s3.get("bucket") else ""
+
+
+def _revision(location: str) -> dict:
+    """The S3 revision at an s3://bucket/key location (the inverse of _location)."""
+    bucket, _, key = location.removeprefix("s3://").partition("/")
+    return {"revisionType": "S3", "s3Location": {"bucket": bucket, "key": key, "bundleType": "zip"}}
 
 
 def _release_before(history: list[dict]) -> dict | None:

@@ -51,6 +51,8 @@ class CloudDeploy(GoogleApiCalls):
     `calls` counts the API calls of the last deploy/rollback: one instance per concurrent deploy.
     """
 
+    strategy = STRATEGY
+
     client: Any  # deploy_v1.CloudDeployClient (REST)
     project: str
     region: str
@@ -260,24 +262,50 @@ class CloudDeploy(GoogleApiCalls):
         return result(Outcome.FAILED, previous, name, f"{why}; rollback {back.name} ended {back.state.name}: "
                       "run `dagger call rollback` or inspect the pipeline")
 
-    def rollback(self, service: str | Service) -> DeployResult:
-        from google.cloud import deploy_v1
+    def current(self, service: str | Service) -> str:
+        """The release the target runs now (its latest successful rollout not rolled back): what `restore`
+        puts back; "" if it ran none."""
+        svc = rolling_service(service)
+        self._check()
+        return next(iter(self._served(svc, 1)), "")
 
-        started = self.clock()
-        self.calls = Counter()
+    def rollback(self, service: str | Service) -> DeployResult:
+        """Put the target back on the release it ran before the current one."""
         svc = rolling_service(service)
         self._check()
         served = self._served(svc, 2)
         if len(served) < 2:
             raise DeployError(f"{svc.name} has no earlier successful release on {self.target} to roll back to "
                               "(deploy a known-good image by digest instead)")
-        current, earlier = served
-        back = self._rollback_target("-rollback", earlier)
-        new = back.name.split("/rollouts/", 1)[0]
-        ok = back.state == deploy_v1.Rollout.State.SUCCEEDED
-        artifacts = self._call(RELEASES_GET, self.client.get_release, name=new).build_artifacts
+        return self.restore(svc, served[1])
+
+    def restore(self, service: str | Service, previous: str) -> DeployResult:
+        """Put the target on the release `previous` (one `current` returned) with rollbackTarget; a target
+        that runs it already is left alone."""
+        from google.cloud import deploy_v1
+
+        started = self.clock()
+        self.calls = Counter()
+        svc = rolling_service(service)
+        now = self.current(svc)
+
+        def result(outcome: Outcome, new: str, image: str, detail: str) -> DeployResult:
+            return DeployResult(service=svc.name, strategy=STRATEGY, target=f"{self.pipeline_path} → {self.target}",
+                                image=image, previous=now, new=new, outcome=outcome,
+                                seconds=self.clock() - started, detail=detail, api_calls=dict(self.calls))
+
+        if not previous:
+            return result(Outcome.FAILED, now, "", f"{self.target} ran no release before, so there is none to put "
+                          "back: deploy a known-good image by digest")
+        artifacts = self._call(RELEASES_GET, self.client.get_release, name=previous).build_artifacts
         image = next((a.tag for a in artifacts if a.image == svc.name), "")
-        return DeployResult(service=svc.name, strategy=STRATEGY, target=f"{self.pipeline_path} → {self.target}",
-                            image=image, previous=current, new=new, outcome=Outcome.SUCCEEDED if ok else Outcome.FAILED,
-                            seconds=self.clock() - started, detail=f"rollout {back.name} {back.state.name}",
-                            api_calls=dict(self.calls))
+        if now == previous:
+            return result(Outcome.SUCCEEDED, now, image, f"{self.target} runs {previous}, as before")
+        back = self._rollback_target("-rollback", previous)
+        ok = back.state == deploy_v1.Rollout.State.SUCCEEDED
+        return result(Outcome.SUCCEEDED if ok else Outcome.FAILED, previous if ok else now, image,
+                      f"rollout {back.name} {back.state.name}")
+
+    def serving(self, service: str | Service) -> str:
+        raise DeployError(f"{rolling_service(service).name}: reading what a Cloud Deploy target runs is not "
+                          "supported; promote the release with `gcloud deploy releases promote` there")

@@ -4,7 +4,8 @@ GitHub's ``concurrency`` only orders runs of one workflow; a person deploying fr
 lock is an object written with S3's conditional ``PutObject`` (``If-None-Match: *``): of two writers exactly one
 succeeds, the other gets 412 and reads who holds it. The record says who, since when, which release and which
 services. It never expires by itself: a lock left by a killed run is broken only by an explicit ``--break-lock``
-(a deploy that "recovers" a lock on a timer would run beside one that is merely slow).
+(a deploy that "recovers" a lock on a timer would run beside one that is merely slow). Breaking and giving back
+are conditional on the record's ETag too, so a run never deletes a lock someone else holds.
 """
 
 from __future__ import annotations
@@ -56,59 +57,70 @@ def _error_code(error: Exception) -> str:
 
 
 class DeployLock:
-    """The lock of one environment, over an S3 client (boto3's, so production and moto run the same calls)."""
+    """The lock of one environment, over an S3 client (boto3's, so production and moto run the same calls).
+
+    Every change is a compare-and-swap on the object's ETag: taking it writes only where none is
+    (``If-None-Match: *``), breaking it replaces exactly the record that was read (``If-Match``), and giving it
+    back deletes only the record this run wrote (``If-Match``). Of two runs racing at any of these, one wins and
+    the other is told who did.
+    """
 
     def __init__(self, s3: Any, bucket: str, environment: str, progress: Callable[[str], None] = lambda _: None):
         self.s3, self.bucket, self.environment, self.progress = s3, bucket, environment, progress
+        self._etags: dict[str, str] = {}  # run -> the ETag of the record this lock object wrote for it
 
     @property
     def where(self) -> str:
         return f"s3://{self.bucket}/{LOCK_KEY}"
 
     def holder(self) -> LockRecord | None:
-        try:
-            body = self.s3.get_object(Bucket=self.bucket, Key=LOCK_KEY)["Body"].read()
-        except Exception as error:
-            if _error_code(error) in {"NoSuchKey", "404"}:
-                return None
-            raise self._unreachable(error) from error
-        try:
-            return LockRecord.from_json(body.decode())
-        except (ValueError, TypeError) as error:
-            raise DeployError(f"the deploy lock {self.where} is not a lock record ({error}); "
-                              "inspect it, then run again with --break-lock") from error
+        """Who holds the lock, None if nobody; a malformed record is an error naming how to break it."""
+        held = self._read()
+        return None if held is None else self._parse(held[0])
 
     def acquire(self, record: LockRecord, *, break_lock: bool = False) -> None:
-        """Take the lock for `record`, or raise DeployLocked naming who holds it."""
-        if self._put(record):
-            return
-        held = self.holder()
-        if not break_lock:
-            if held is None:  # released between our write and our read: one more try, then report
-                if self._put(record):
-                    return
-                held = self.holder()
-            raise DeployLocked(
-                f"{self.environment} is locked by another deploy: {held.describe() if held else 'unknown'} "
-                f"({self.where}). Wait for it to finish; if that run is gone (killed, machine lost), break the "
-                "stale lock with --break-lock"
-            )
-        self.progress(f"breaking the deploy lock of {self.environment}: "
-                      f"{held.describe() if held else 'it had just been released'}")
-        self._delete()
-        if not self._put(record):  # someone else took it in between: theirs, not ours to break again
-            taken = self.holder()
+        """Take the lock for `record`, or raise DeployLocked naming who holds it. `break_lock` replaces the
+        record it finds, whatever it is (a malformed one too); a breaker that loses the race to another is
+        refused, naming the winner."""
+        for _ in range(3):  # the lock can come and go between our write and our read: look again
+            if self._put(record):
+                return
+            held = self._read()
+            if held is None:
+                continue
+            body, etag = held
+            if not break_lock:
+                found = self._parse(body)
+                raise DeployLocked(
+                    f"{self.environment} is locked by another deploy: {found.describe()} ({self.where}). Wait for "
+                    "it to finish; if that run is gone (killed, machine lost), break the stale lock with --break-lock"
+                )
+            self.progress(f"breaking the deploy lock of {self.environment}: {self._describe(body)}")
+            if self._put(record, replacing=etag):
+                return
+            taken = self._read()
             raise DeployLocked(f"{self.environment}'s lock was taken while breaking it: "
-                               f"{taken.describe() if taken else 'unknown'} ({self.where})")
+                               f"{self._describe(taken[0]) if taken else 'by a run that has released it since'} "
+                               f"({self.where}); run again if that run is gone too")
+        raise DeployLocked(f"{self.environment}'s lock changed hands three times while taking it ({self.where}): "
+                           "other runs are deploying; try again when they are done")
 
     def release(self, record: LockRecord) -> None:
-        """Give the lock back if it is still ours (a --break-lock by someone else made it theirs)."""
-        held = self.holder()
-        if held is not None and held.run == record.run:
-            self._delete()
-        elif held is not None:
-            self.progress(f"the deploy lock of {self.environment} was broken and is now held by {held.describe()}; "
-                          "leaving it")
+        """Give the lock back if it is still ours: deleted only if the object is the record this run wrote."""
+        etag = self._etags.pop(record.run, None) or self._etag_of(record)
+        if not etag:
+            return
+        try:
+            self.s3.delete_object(Bucket=self.bucket, Key=LOCK_KEY, IfMatch=etag)
+            return
+        except Exception as error:
+            if _error_code(error) in {"NoSuchKey", "404"}:
+                return  # broken and released by someone else since
+            if _error_code(error) not in {"PreconditionFailed", "412", "ConditionalRequestConflict", "409"}:
+                raise self._unreachable(error) from error
+        now = self._read()
+        self.progress(f"the deploy lock of {self.environment} was broken and is now held by "
+                      f"{self._describe(now[0]) if now else 'nobody'}; leaving it")
 
     @contextmanager
     def held(self, record: LockRecord, *, break_lock: bool = False) -> Iterator[LockRecord]:
@@ -119,22 +131,53 @@ class DeployLock:
             self.release(record)
 
     # ---- S3 ---------------------------------------------------------------------------------------------------
-    def _put(self, record: LockRecord) -> bool:
-        """The conditional write: True if it created the lock, False if one exists (412) or a write raced (409)."""
+    def _put(self, record: LockRecord, *, replacing: str = "") -> bool:
+        """The conditional write: where no lock is, or (`replacing`) over the record with that ETag. True if it
+        wrote; False if the condition failed (412, 409 for a racing write, 404 for a record deleted since)."""
+        condition = {"IfMatch": replacing} if replacing else {"IfNoneMatch": "*"}
         try:
-            self.s3.put_object(Bucket=self.bucket, Key=LOCK_KEY, Body=record.to_json().encode(),
-                               ContentType="application/json", IfNoneMatch="*")
+            answer = self.s3.put_object(Bucket=self.bucket, Key=LOCK_KEY, Body=record.to_json().encode(),
+                                        ContentType="application/json", **condition)
         except Exception as error:
-            if _error_code(error) in {"PreconditionFailed", "412", "ConditionalRequestConflict", "409"}:
+            if _error_code(error) in {"PreconditionFailed", "412", "ConditionalRequestConflict", "409",
+                                      "NoSuchKey", "404"}:
                 return False
             raise self._unreachable(error) from error
+        self._etags[record.run] = answer["ETag"]
         return True
 
-    def _delete(self) -> None:
+    def _read(self) -> tuple[str, str] | None:
+        """The lock object's text and ETag, None if there is none."""
         try:
-            self.s3.delete_object(Bucket=self.bucket, Key=LOCK_KEY)
+            answer = self.s3.get_object(Bucket=self.bucket, Key=LOCK_KEY)
         except Exception as error:
+            if _error_code(error) in {"NoSuchKey", "404"}:
+                return None
             raise self._unreachable(error) from error
+        return answer["Body"].read().decode(errors="replace"), answer["ETag"]
+
+    def _etag_of(self, record: LockRecord) -> str:
+        """The ETag of the lock object if it is `record` (taken through another DeployLock object), else ""."""
+        held = self._read()
+        if held is None:
+            return ""
+        try:
+            return held[1] if LockRecord.from_json(held[0]).run == record.run else ""
+        except (ValueError, TypeError):
+            return ""
+
+    def _parse(self, body: str) -> LockRecord:
+        try:
+            return LockRecord.from_json(body)
+        except (ValueError, TypeError) as error:
+            raise DeployError(f"the deploy lock {self.where} is not a lock record ({error}); "
+                              "inspect it, then run again with --break-lock") from error
+
+    def _describe(self, body: str) -> str:
+        try:
+            return LockRecord.from_json(body).describe()
+        except (ValueError, TypeError):
+            return f"a record that is not a lock record ({body[:80]!r})"
 
     def _unreachable(self, error: Exception) -> DeployError:
         return DeployError(f"the deploy lock {self.where} could not be read or written ({error}); check the bucket "

@@ -168,6 +168,8 @@ class RollingUpdate(GoogleApiCalls):
     concurrent deploy (they are cheap). `sleep` and `clock` are injectable: tests pass a fake clock.
     """
 
+    strategy = STRATEGY
+
     project: str
     zone: str
     clients: GcpClients | None  # None where only plan() is needed
@@ -488,8 +490,9 @@ class RollingUpdate(GoogleApiCalls):
                       f"{waited.detail}; rollback to {previous} did not finish either ({back.detail}): "
                       f"inspect {self.group_path(group)} and run `dagger call rollback`")
 
-    def serving(self, *, group: str) -> str:
+    def serving(self, service: str | Service, *, group: str) -> str:
         """The image (by digest) of the template the group runs, or "" for a template this pipeline did not make."""
+        rolling_service(service)
         self._check_target(group)
         try:
             mig = self._get_group(group)
@@ -499,21 +502,32 @@ class RollingUpdate(GoogleApiCalls):
             raise DeployError(f"{self.group_path(group)} or its instance template does not exist") from error
         return next((i.value for i in template.properties.metadata.items if i.key == METADATA_IMAGE), "")
 
-    def rollback(self, service: str | Service, *, group: str) -> DeployResult:
-        """Put the group back on the template its current one replaced, and wait until it is stable there."""
-        started = self.clock()
-        self.calls = Counter()
-        svc = rolling_service(service)
+    def current(self, service: str | Service, *, group: str) -> str:
+        """The instance template the group runs now: what `restore` puts back."""
+        rolling_service(service)
         self._check_target(group)
         try:
-            mig = self._get_group(group)
+            return last_segment(self._get_group(group).instance_template)
         except gexc.NotFound as error:
             raise DeployError(f"instance group manager {self.group_path(group)} does not exist") from error
-        current = last_segment(mig.instance_template)
+
+    def rollback(self, service: str | Service, *, group: str) -> DeployResult:
+        """Put the group back on the template its current one replaced, and wait until it is stable there."""
+        current = self.current(service, group=group)
         previous = self._previous_of(group, current)
         if not previous:
             raise DeployError(f"{group} runs {current} and no earlier template of it is known: nothing to roll "
                               "back to (deploy a known-good image by digest instead)")
+        return self.restore(service, previous, group=group)
+
+    def restore(self, service: str | Service, previous: str, *, group: str) -> DeployResult:
+        """Put the group on the template `previous` (one `current` returned) and wait until it is stable there;
+        a group on it already is not patched, only watched until it is stable."""
+        started = self.clock()
+        self.calls = Counter()
+        svc = rolling_service(service)
+        self._check_target(group)
+        now = self.current(svc, group=group)
         try:
             known_good = self._call(TEMPLATES_GET, self.templates.get, project=self.project,
                                     instance_template=previous)
@@ -521,11 +535,12 @@ class RollingUpdate(GoogleApiCalls):
             raise DeployError(f"{group}'s previous template {previous} was deleted: deploy a known-good image by "
                               "digest instead") from error
         image = next((i.value for i in known_good.properties.metadata.items if i.key == METADATA_IMAGE), "")
-        self.progress(f"{svc.name}: rolling {group} back from {current} to {previous}")
-        self._switch(group, previous)
+        if now != previous:
+            self.progress(f"{svc.name}: putting {group} back from {now} on {previous}")
+            self._switch(group, previous)
         waited = self._wait_stable(group, previous, self.rollback_timeout)
         return DeployResult(service=svc.name, strategy=STRATEGY, target=self.group_path(group), image=image,
-                            previous=current, new=previous,
+                            previous=now, new=previous,
                             outcome=Outcome.SUCCEEDED if waited.ok else Outcome.FAILED,
                             seconds=self.clock() - started, detail=waited.detail, api_calls=dict(self.calls))
 

@@ -118,25 +118,31 @@ def ecr_password(endpoint: str) -> str:
     return base64.b64decode(token).decode().partition(":")[2]
 
 
-def test_publish_logs_in_with_ecr_credentials(images_built):
+def test_a_registry_override_gets_its_own_login_never_the_clouds_token(images_built):
     with aws_emulator() as moto:
-        password = ecr_password(moto.endpoint)
-        with LocalRegistry(user="AWS", password=password) as registry:
-            result = run_dagger(
-                "call", "with-aws", "--access-key-id", "env:DOJANGKOK_EMULATOR_KEY_ID",
-                "--secret-access-key", "env:DOJANGKOK_EMULATOR_SECRET", "--endpoint", host_service(moto.endpoint),
-                "with-registry", "--address", registry.address,
-                "publish", "--env", "dev", "--branch", "feat/login", "--service", "ai-server,frontend", *PLATFORMS,
-                "--format", "json",
-            )
+        token = ecr_password(moto.endpoint)  # what with-aws logs in to ECR with
+        # A registry that would take exactly that token: were it sent there, the first publish would land.
+        with LocalRegistry(user="AWS", password=token) as registry:
+            with_aws = ["with-aws", "--access-key-id", "env:DOJANGKOK_EMULATOR_KEY_ID",
+                        "--secret-access-key", "env:DOJANGKOK_EMULATOR_SECRET", "--endpoint",
+                        host_service(moto.endpoint)]
+            publish = ["publish", "--env", "dev", "--branch", "feat/login", "--service", "ai-server,frontend",
+                       *PLATFORMS, "--format", "json"]
+            refused = run_dagger("call", *with_aws, "with-registry", "--address", registry.address, *publish,
+                                 check=False)
             api = registry.api()
+            assert refused.returncode != 0 and api.catalog() == {}
+
+            result = run_dagger("call", *with_aws, "with-registry", "--address", registry.address,
+                                "--username", "AWS", "--password", "env:MIRROR_PASSWORD", *publish,
+                                env={"MIRROR_PASSWORD": token})
             for name in ("ai-server", "frontend"):
                 tags = api.tags(f"dojangkok/{name}")
                 unique = next(t for t in tags if t.startswith("dev-feat-login-"))
                 assert sorted(tags) == sorted([unique, "latest"])
                 assert api.manifest(f"dojangkok/{name}", unique)[0] in result.stdout
             assert registry.refused_anonymous()  # the registry really demanded the password
-    assert password not in result.stdout + result.stderr
+    assert token not in result.stdout + result.stderr + refused.stderr
 
 
 def test_a_refused_push_leaves_latest_where_it_was(images_built, registry, tmp_path):

@@ -7,7 +7,6 @@ GCP fake, handed over as host services) differ.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import re
 
@@ -23,6 +22,7 @@ from dojangkok_local.aws.server import EmulatorControl
 from dojangkok_local.drivers import emulated
 from dojangkok_local.engine.cli import Emulated, dagger, overrides
 from dojangkok_local.gcp.seed import seed_environment
+from dojangkok_local.registry import RegistryApi
 
 pytestmark = pytest.mark.engine
 
@@ -53,9 +53,18 @@ def publish(registry: str, commit: str, *, services: str = SERVICES, signed: sig
 
 
 def release_images(registry: str, n: int) -> dict[str, str]:
-    """Release `n` of SERVICES as references by digest (made up: nothing pulls them without instances)."""
-    return {name: f"{registry}/dojangkok/{name}@sha256:{hashlib.sha256(f'{name}-{n}'.encode()).hexdigest()}"
+    """Release `n` of SERVICES as references by digest: minimal images in the registry (no instance pulls them),
+    each under its unique tag."""
+    api = RegistryApi(registry)
+    return {name: f"{registry}/dojangkok/{name}@"
+                  + api.push_image(f"dojangkok/{name}", f"dev-main-20261207{n:04d}", {"Labels": {"release": str(n)}})
             for name in SERVICES.split(",")}
+
+
+def latest(registry_api: RegistryApi, name: str) -> str:
+    """The digest `latest` names in the service's repository, "" if there is none."""
+    repository = f"dojangkok/{name}"
+    return registry_api.manifest(repository, "latest")[0] if "latest" in registry_api.tags(repository) else ""
 
 
 def running(clouds, env: str, images: dict[str, str]) -> dict[str, str]:
@@ -84,14 +93,18 @@ def test_deploy_rolls_out_both_clouds_by_digest(images_built, clouds, registry, 
     assert "CreateDeployment" in {c.get("operation") for c in aws.calls()}
 
 
-def test_an_unhealthy_green_rolls_back_and_takes_the_other_cloud_back_too(images_built, clouds, registry):
+def test_an_unhealthy_green_rolls_back_and_takes_the_other_cloud_back_too(images_built, clouds, registry,
+                                                                          registry_api):
     aws, _ = clouds
     dev = settings("dev").aws
     EmulatorControl(aws.endpoint).set_green_health(
         dev.codedeploy_application, dev.groups["frontend"].deployment_group, "unhealthy"
     )
+    latest_before = {name: latest(registry_api, name) for name in SERVICES.split(",")}
     failed = deploy(clouds, registry, check=False, fmt="text")
     assert failed.returncode != 0 and failed.stdout.strip() == ""
+    # latest names what runs: a release that did not land moves it nowhere
+    assert {name: latest(registry_api, name) for name in SERVICES.split(",")} == latest_before
     # The summary is the error: the broken service rolled back with traffic on blue, the service that had reached
     # the release on GCP reverted with the reason, so both clouds serve the release from before.
     assert "Deploy did not succeed everywhere" in failed.stderr
@@ -116,15 +129,19 @@ def test_a_deploy_lock_held_elsewhere_refuses_before_any_build_or_push(engine_en
     assert registry_api.catalog() == before and "CreateDeployment" not in {c.get("operation") for c in aws.calls()}
 
 
-def test_rollback_returns_to_the_previous_release(engine_env, clouds, registry):
+def test_rollback_returns_to_the_previous_release_and_latest_follows(engine_env, clouds, registry, registry_api):
     # dev ran two releases (rolled out as deploy rolls them out: deploying is the tests' above).
-    first, _ = (running(clouds, "dev", release_images(registry, n)) for n in (1, 2))
+    first, second = (running(clouds, "dev", release_images(registry, n)) for n in (1, 2))
+    for name, image in second.items():
+        registry_api.retag(f"dojangkok/{name}", image.partition("@")[2], "latest")  # as deploy left it
 
     report = json.loads(release(clouds, registry, "rollback", "--env", "dev").stdout)
     assert {r["outcome"] for r in report} == {"succeeded"}
     for result in report:
         assert result["previous"] != result["new"]
-        assert first[result["service"]].split("@")[1][7:19] in json.dumps(result), result
+        digest = first[result["service"]].partition("@")[2]
+        assert result["image"].endswith(digest), result
+        assert registry_api.manifest(f"dojangkok/{result['service']}", "latest")[0] == digest
 
 
 def test_missing_credentials_fail_before_any_build_push_or_cloud_call(engine_env, clouds, registry, registry_api):

@@ -12,7 +12,7 @@ from dagger import Doc, field, function, object_type
 
 from . import catalogue, images, provenance, sbom, supply_chain
 from .catalogue import Service
-from .credentials import Access, AwsAccess, GcpAccess
+from .credentials import Access, AwsAccess, GcpAccess, RegistryLogin
 from .environments import Environment, Settings, load, parse_overrides
 from .plan import check_inputs
 from .report import OutputFormat, Section, render
@@ -80,6 +80,7 @@ class Build:
     base: Annotated[list[str], Doc("Base image overrides of the module (ARG=IMAGE)")] = field(default=list)
     registry_endpoint: Annotated[dagger.Service | None, Doc("How functions reach the registry override")] = field(
         default=None)
+    registry_login: Annotated[RegistryLogin | None, Doc("The registry override's login")] = field(default=None)
     signing: Annotated[Signing | None, Doc("The key pair images are signed with (with-signing)")] = field(
         default=None)
 
@@ -96,7 +97,7 @@ class Build:
 
     @property
     def access(self) -> Access:
-        return Access(self.aws, self.gcp, self.registry)
+        return Access(self.aws, self.gcp, self.registry, override_login=self.registry_login)
 
     @function
     def container(
@@ -158,14 +159,15 @@ class Build:
         return publish_report(results, format, dry_run)
 
     async def publish_all(
-        self, env: Environment, branch: str, version: str, commit: str, dry_run: bool = False
+        self, env: Environment, branch: str, version: str, commit: str, dry_run: bool = False, *, latest: bool = True
     ) -> tuple[Settings, list[Published]]:
-        """Validate, build every image, push the unique tags, check their digests, then move ``latest``.
+        """Validate, build every image, push the unique tags, check their digests, then (`latest`) move ``latest``.
 
         Everything a user can get wrong is refused before the first build step, and everything is built before the
-        first push, so a broken build or a refused push never leaves half a release behind.
+        first push, so a broken build or a refused push never leaves half a release behind. deploy passes
+        latest=False and moves it with `move_latest` once the release runs.
         """
-        which, tag, _, override_registry = check_inputs(
+        which, tag, _, _ = check_inputs(
             env, branch=branch, version=version, commit=commit, services=self.services(),
             when=datetime.now(UTC), registry_override=self.registry,
         )
@@ -178,18 +180,7 @@ class Build:
         started = datetime.now(UTC)
         await self.sync()  # built already by `build`: cache hits
         finished = datetime.now(UTC)
-        kinds = {s.registry for s in services}
-        logins = {kind: await self.access.registry_login(kind, settings.aws.region) for kind in kinds}
-
-        async def push(svc: Service, tag: str) -> str:
-            repository = settings.image_repository(svc, override_registry)
-            ctr = dagger.dag.container()
-            if (login := logins[svc.registry]) is not None:
-                ctr = ctr.with_registry_auth(repository.split("/", 1)[0], login[0], login[1])
-            if dry_run:
-                return f"{repository}:{tag}@sha256:{'0' * 64}"
-            progress(f"pushing {repository}:{tag}")
-            return await ctr.publish(f"{repository}:{tag}", platform_variants=self.variants(svc.name, commit))
+        push = await self._pusher(settings, services, commit, dry_run)
 
         unique = await asyncio.gather(*(push(s, tag) for s in services))
         results = []
@@ -204,15 +195,31 @@ class Build:
                           for svc in services]
             results = await asyncio.gather(*(self._sign(p, registry, commit, (started, finished))
                                              for registry, p in zip(registries, results, strict=True)))
-
-        latest = await asyncio.gather(*(push(s, LATEST) for s in services))
-        for published, ref in zip(results, latest, strict=True):
-            if ref.partition("@")[2] != published.digest:
-                raise PublishError(
-                    f"{published.service}: latest landed as {ref} but {published.reference} is {published.digest}; "
-                    "the registry rewrote the index (check for a proxy or a registry that converts manifests)"
-                )
+        if latest:
+            await _point_latest(push, services, results)
         return settings, results
+
+    async def move_latest(self, settings: Settings, results: list[Published], commit: str) -> None:
+        """Point each published service's ``latest`` at the index `publish_all` pushed for it."""
+        services = [catalogue.service(p.service) for p in results]
+        await _point_latest(await self._pusher(settings, services, commit, False), services, results)
+
+    async def _pusher(self, settings: Settings, services: list[Service], commit: str, dry_run: bool):
+        """push(service, tag) -> the reference by digest it landed as; one registry login per kind."""
+        logins = {kind: await self.access.registry_login(kind, settings.aws.region)
+                  for kind in {s.registry for s in services}}
+
+        async def push(svc: Service, tag: str) -> str:
+            repository = settings.image_repository(svc, self.registry)
+            ctr = dagger.dag.container()
+            if (login := logins[svc.registry]) is not None:
+                ctr = ctr.with_registry_auth(repository.split("/", 1)[0], login[0], login[1])
+            if dry_run:
+                return f"{repository}:{tag}@sha256:{'0' * 64}"
+            progress(f"pushing {repository}:{tag}")
+            return await ctr.publish(f"{repository}:{tag}", platform_variants=self.variants(svc.name, commit))
+
+        return push
 
     async def _sign(self, published: Published, registry: supply_chain.Registry, commit: str,
                     when: tuple[datetime, datetime]) -> Published:
@@ -243,6 +250,16 @@ class Build:
             dockerfile_sha256=hashlib.sha256(text.encode()).hexdigest(),
             builder_id=f"{self.signing.repository}/ci@{commit.lower()}", builder_version=await dagger.dag.version(),
             started=when[0], finished=when[1], bases=tuple(bases))
+
+
+async def _point_latest(push, services: list[Service], results: list[Published]) -> None:
+    landed = await asyncio.gather(*(push(s, LATEST) for s in services))
+    for published, ref in zip(results, landed, strict=True):
+        if ref.partition("@")[2] != published.digest:
+            raise PublishError(
+                f"{published.service}: latest landed as {ref} but {published.reference} is {published.digest}; "
+                "the registry rewrote the index (check for a proxy or a registry that converts manifests)"
+            )
 
 
 def publish_report(results: list[Published], fmt: OutputFormat | str, dry_run: bool = False) -> str:

@@ -130,6 +130,14 @@ class PrometheusAccess:
     token: Annotated[dagger.Secret | None, Doc("Bearer token, if it asks for one")] = field(default=None)
 
 
+@object_type
+class RegistryLogin:
+    """The login of a with-registry target: its own, since cloud tokens go only to their clouds' registries."""
+
+    username: Annotated[str, Doc("User name")] = field()
+    password: Annotated[dagger.Secret, Doc("Password or token")] = field()
+
+
 def secret(kind: str, plaintext: str) -> dagger.Secret:
     # The name must be stable per value (the engine dedupes by name) but must not reveal it.
     digest = hashlib.sha256(plaintext.encode()).hexdigest()[:16]
@@ -144,11 +152,12 @@ class Access:
     gcp: GcpAccess | None
     registry: str = ""  # every image to this registry instead (a local or mirror registry)
     prometheus: PrometheusAccess | None = None  # the analysis gate's Prometheus, where with-prometheus gave one
+    override_login: RegistryLogin | None = None  # the override's own login (with-registry)
 
     def check_push(self, kinds: set[RegistryKind]) -> None:
         """Refuse, before anything is built, a publish whose registries need credentials nobody gave."""
         if self.registry:
-            return  # a registry override may be anonymous; cloud credentials, when given, still log in
+            return  # a registry override may be anonymous
         if RegistryKind.ECR in kinds and self.aws is None:
             raise CredentialsError(f"pushing to ECR needs AWS credentials: call {AWS_FLAGS} before this function")
         if RegistryKind.ARTIFACT_REGISTRY in kinds and (self.gcp is None or not self.gcp.given):
@@ -167,7 +176,11 @@ class Access:
             raise CredentialsError(f"deploying to GCP needs credentials: call {GCP_FLAGS} before this function")
 
     async def registry_login(self, kind: RegistryKind, region: str) -> tuple[str, dagger.Secret] | None:
-        """(user, password) for a registry of ``kind``, or None when no credentials were given (anonymous)."""
+        """(user, password) for a registry of ``kind``, or None when no credentials were given (anonymous). A
+        registry override gets with-registry's login, never an ECR or Google token: those go to their own hosts."""
+        if self.registry:
+            login = self.override_login
+            return (login.username, login.password) if login else None
         if kind is RegistryKind.ECR and self.aws is not None:
             return ECR_USER, await self.aws.ecr_password(region)
         if kind is RegistryKind.ARTIFACT_REGISTRY and self.gcp is not None and self.gcp.given:

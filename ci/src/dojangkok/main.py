@@ -14,10 +14,11 @@ from typing import Annotated
 import dagger
 from dagger import DefaultPath, Doc, Ignore, check, field, function, object_type
 
-from . import catalogue, images, release, supply_chain, testing
+from . import catalogue, credentials, images, oci, release, supply_chain, testing
 from . import promote as promotion
 from .build import BranchArg, Build, CommitArg, EnvArg, FormatArg, Image, VersionArg, progress, publish_report
 from .credentials import Access, AwsAccess, GcpAccess, PrometheusAccess, endpoint_url
+from .deploy import Outcome
 from .deploy.lock import LockRecord
 from .environments import SETTINGS_FILE, Environment, check_registry_override, load, parse_overrides
 from .plan import check_inputs, check_signing, make_plan, service_names
@@ -93,6 +94,8 @@ class Dojangkok:
     registry_endpoint: Annotated[dagger.Service | None, Doc("How functions reach that registry (with-registry)")] = (
         field(default=None, init=False)
     )
+    registry_login: Annotated[credentials.RegistryLogin | None, Doc("Its login (with-registry)")] = field(
+        default=None, init=False)
     aws: Annotated[AwsAccess | None, Doc("AWS credentials and endpoint (with-aws)")] = field(default=None, init=False)
     gcp: Annotated[GcpAccess | None, Doc("GCP credentials and endpoint (with-gcp)")] = field(default=None, init=False)
     prometheus: Annotated[PrometheusAccess | None, Doc("The analysis gate's Prometheus (with-prometheus)")] = field(
@@ -109,7 +112,7 @@ class Dojangkok:
 
     @property
     def access(self) -> Access:
-        return Access(self.aws, self.gcp, self.registry, self.prometheus)
+        return Access(self.aws, self.gcp, self.registry, self.prometheus, self.registry_login)
 
     @function
     def with_aws(
@@ -166,9 +169,19 @@ class Dojangkok:
             Doc("Where functions reach its API when the address is the host's own, e.g. tcp://localhost:5000 "
                 "(promote copies through it)"),
         ] = None,
+        username: Annotated[str, Doc("Its user name, if it asks for a login")] = "",
+        password: Annotated[dagger.Secret | None, Doc("Its password or token (env:REGISTRY_PASSWORD)")] = None,
     ) -> "Dojangkok":
-        """Send every image to this registry instead of ECR / Artifact Registry (a local or mirror registry)."""
-        return self._with(registry=check_registry_override(address), registry_endpoint=endpoint)
+        """Send every image to this registry instead of ECR / Artifact Registry (a local or mirror registry).
+
+        It gets only the login given here: AWS and Google tokens go to ECR and Artifact Registry alone.
+        """
+        if bool(username) != (password is not None):
+            raise ValueError("with-registry takes --username and --password together (or neither, for a registry "
+                             f"that takes anonymous pushes); got {'--username' if username else '--password'} alone")
+        login = credentials.RegistryLogin(username=username, password=password) if password is not None else None
+        return self._with(registry=check_registry_override(address), registry_endpoint=endpoint,
+                          registry_login=login)
 
     @function
     def with_signing(
@@ -267,6 +280,7 @@ class Dojangkok:
             gcp=self.gcp,
             base=self.base,
             registry_endpoint=self.registry_endpoint,
+            registry_login=self.registry_login,
             signing=self.signing,
         )
 
@@ -342,10 +356,13 @@ class Dojangkok:
         await self._check_existing(chosen, drivers.settings, tag, commit)  # no cloud call before this passes
         with drivers.lock().held(self._lock_record(which, "deploy", tag, chosen, actor), break_lock=break_lock):
             built = await self.defined_build(service, platform)
-            _, published = await built.publish_all(env, branch, version, commit)
+            settings, published = await built.publish_all(env, branch, version, commit, latest=False)
             await self._verify(drivers.settings, [(p.service, p.repository, p.digest) for p in published], commit)
             by_name = {p.service: p.pinned for p in published}
             results = await release.run([(s, by_name[s.name]) for s in chosen], drivers, independent)
+            # latest names what runs: it moves once the release does (a reverted release leaves it where it was)
+            reached = {r.service for r in results if r.outcome is Outcome.SUCCEEDED}
+            await built.move_latest(settings, [p for p in published if p.service in reached], commit)
         return release.check_outcomes(results, release.report(results, format))
 
     @function(cache="never")
@@ -382,6 +399,7 @@ class Dojangkok:
                                commit)
             by_name = {p.service: p.pinned for p in published}
             results = await release.run([(s, by_name[s.name]) for s in chosen], prd_drivers, independent)
+            await release.point_latest([r.image for r in results if r.outcome is Outcome.SUCCEEDED], reach)
         return release.check_outcomes(results, release.report(results, format))
 
     async def _verify(self, settings, images: list[tuple[str, str, str]], commit: str) -> None:
@@ -408,7 +426,7 @@ class Dojangkok:
                 progress(f"{repository}:{tag} is in the registry already: checking it before anything else")
                 await supply_chain.verify(self.signing, registry, repository, digest, commit)
 
-    async def _reach(self, chosen, *environments) -> promotion.Reach:
+    async def _reach(self, chosen, *environments) -> oci.Reach:
         """URL and login of every registry the services' images live in, by registry name, for the copy."""
         table: dict[str, tuple[str, tuple[str, str] | None]] = {}
         local_url = await endpoint_url(self.registry_endpoint)
@@ -434,11 +452,14 @@ class Dojangkok:
         """Put every selected service back on its previous successful release."""
         chosen = catalogue.select(service_names(service) or None)
         self.access.check_deploy(chosen)
+        self.access.check_push({s.registry for s in chosen})  # latest follows what runs
         which = Environment(env)
         drivers = await self._drivers(which)
+        reach = await self._reach(chosen, drivers.settings)
         with drivers.lock().held(self._lock_record(which, "rollback", "the current release", chosen, actor),
                                  break_lock=break_lock):
             results = await release.roll_back(chosen, drivers)
+            await release.point_latest([r.image for r in results if r.outcome is Outcome.SUCCEEDED], reach)
         return release.check_outcomes(results, release.report(results, format, rollback=True))
 
     async def _drivers(self, env: Environment, *also: Environment) -> release.Drivers:

@@ -15,6 +15,7 @@ import base64
 import hashlib
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import httpx
@@ -95,6 +96,16 @@ class Registry:
     @staticmethod
     def push(repository: str) -> str:
         return f"repository:{repository}:pull,push"
+
+
+# How a function reaches a registry: its URL and login, by the registry's name in references.
+Reach = Callable[[str], tuple[str, tuple[str, str] | None]]
+
+
+def reached(reach: Reach, name: str) -> Registry:
+    """The registry `name` as `reach` says a function gets to it."""
+    url, login = reach(name)
+    return Registry(url, login)
 
 
 def _check(response: httpx.Response, what: str, *ok: int) -> httpx.Response:

@@ -3,8 +3,8 @@
 dev's targets say which image each service runs (CodeDeploy's last successful revision, the MIG's template);
 the image's OCI ``revision`` label (written at publish from ``--commit``) says which commit it was built from. A
 service whose dev image was built from another commit, or that dev never deployed, is refused before anything is
-pushed. The copy is byte for byte (``oci.copy``): prd's unique tag, then ``latest`` once every service landed,
-each on the digest dev runs.
+pushed. The copy is byte for byte (``oci.copy``): prd's unique tag on the digest dev runs; ``latest`` follows once
+prd runs it.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from .catalogue import Service
 from .deploy import DeployError
 from .deploy.common import parse_image
 from .release import Drivers
-from .tags import LATEST
 
 
 class PromoteRefused(RuntimeError):
@@ -39,16 +38,7 @@ class DevImage:
         return f"{self.repository}@{self.digest}"
 
 
-# How a function reaches a registry: its URL and login, by the registry's name in references.
-Reach = Callable[[str], tuple[str, tuple[str, str] | None]]
-
-
-def _registry(reach: Reach, name: str) -> oci.Registry:
-    url, login = reach(name)
-    return oci.Registry(url, login)
-
-
-def dev_images(dev: Drivers, services: tuple[Service, ...], commit: str, reach: Reach) -> list[DevImage]:
+def dev_images(dev: Drivers, services: tuple[Service, ...], commit: str, reach: oci.Reach) -> list[DevImage]:
     """What dev runs for every service, each checked to be built from `commit`; PromoteRefused otherwise."""
     problems, found = [], []
     for svc in services:
@@ -59,7 +49,7 @@ def dev_images(dev: Drivers, services: tuple[Service, ...], commit: str, reach: 
         try:
             ref = parse_image(reference)
             location = oci.Location.of(ref.repository)
-            platforms, labels = oci.describe(_registry(reach, location.registry), location.repository, ref.digest)
+            platforms, labels = oci.describe(oci.reached(reach, location.registry), location.repository, ref.digest)
         except (DeployError, oci.CopyError) as error:
             problems.append(f"{svc.name}: dev runs {reference}, which its registry does not give out ({error})")
             continue
@@ -79,23 +69,19 @@ def dev_images(dev: Drivers, services: tuple[Service, ...], commit: str, reach: 
 
 
 async def copy_to(images: list[DevImage], repository_of: Callable[[Service], str], tag: str,
-                  reach: Reach) -> list[Published]:
-    """Copy every image under `tag`, then move `latest` to each, only once every copy landed on its digest."""
+                  reach: oci.Reach) -> list[Published]:
+    """Copy every image under `tag` (`latest` moves once prd runs them: release.point_latest)."""
 
     def one(image: DevImage) -> tuple[oci.Location, oci.Registry]:
         source = oci.Location.of(image.repository)
         target = oci.Location.of(repository_of(image.service))
-        target_registry = _registry(reach, target.registry)
+        target_registry = oci.reached(reach, target.registry)
         progress(f"copying {image.reference} -> {target.registry}/{target.repository}:{tag}")
-        source_registry = _registry(reach, source.registry)
+        source_registry = oci.reached(reach, source.registry)
         oci.copy(source, source_registry, image.digest, target, target_registry, tag)
         oci.copy_referrers(source, source_registry, image.digest, target, target_registry)  # its signatures
         return target, target_registry
 
     targets = await asyncio.gather(*(asyncio.to_thread(one, image) for image in images))
-    for image, (target, registry) in zip(images, targets, strict=True):
-        landed = await asyncio.to_thread(oci.tag, registry, target, image.digest, LATEST)
-        if landed != image.digest:
-            raise oci.CopyError(f"{target.registry}/{target.repository}:{LATEST} landed as {landed}")
     return [Published(service=i.service.name, reference=f"{t.registry}/{t.repository}:{tag}", digest=i.digest,
                       platforms=i.platforms) for i, (t, _) in zip(images, targets, strict=True)]

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import dagger
 
+from . import oci
 from .build import progress
 from .catalogue import Cloud, Service
 from .credentials import Access, endpoint_url
@@ -26,11 +27,12 @@ from .deploy import DeployResult, Outcome
 from .deploy.analysis import AnalysisGate
 from .deploy.blue_green import AwsClients, BlueGreen, aws_clients
 from .deploy.cloud_deploy import CloudDeploy, pipeline_and_target
-from .deploy.common import Backoff
+from .deploy.common import IMAGE_BY_DIGEST, Backoff, parse_image
 from .deploy.lock import DeployLock
 from .deploy.rolling import GcpClients, RollingUpdate, gcp_clients
 from .environments import Settings
 from .report import OutputFormat, Section, render
+from .tags import LATEST
 
 
 class ReleaseFailed(RuntimeError):
@@ -291,6 +293,25 @@ async def _each(rollouts: list[Rollout], read: Callable[[Rollout], str]) -> list
         if isinstance(answer, BaseException):
             raise answer
     return list(answers)
+
+
+async def point_latest(images: list[str], reach: oci.Reach) -> None:
+    """Point `latest` of each image's repository at it (references by digest): what runs once a rollout, a
+    revert or a rollback has ended."""
+
+    def one(image: str) -> None:
+        if not IMAGE_BY_DIGEST.match(image):  # a release this pipeline did not make (no image by digest to name)
+            progress(f"latest not moved: what runs now, {image or 'unknown'}, is not an image by digest")
+            return
+        ref = parse_image(image)
+        location = oci.Location.of(ref.repository)
+        progress(f"pointing {location.registry}/{location.repository}:{LATEST} at {ref.digest}")
+        landed = oci.tag(oci.reached(reach, location.registry), location, ref.digest, LATEST)
+        if landed != ref.digest:
+            raise oci.CopyError(f"{location.registry}/{location.repository}:{LATEST} landed as {landed}, "
+                                f"not {ref.digest}")
+
+    await asyncio.gather(*(asyncio.to_thread(one, image) for image in images))
 
 
 def followed_by(result: DeployResult, back: DeployResult, **changes) -> DeployResult:

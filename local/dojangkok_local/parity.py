@@ -264,6 +264,7 @@ SAMPLES = {
     "VERSION": "v1.0.2",
     "COMMIT": "a1b2c3d4e5f60718293a4b5c6d7e8f9012345678",
     "TARGET_ENV": "prd",
+    "BREAK_LOCK": "false",
     "ACTOR": "octocat (run 1234)",
     "SIGNER": "^https://github.com/dojangkok/dojangkok/\\.github/workflows/deploy\\.yml@refs/heads/main$",
     "REPOSITORY": "https://github.com/dojangkok/dojangkok",

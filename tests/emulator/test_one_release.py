@@ -270,6 +270,7 @@ def test_a_stale_lock_stays_until_broken_explicitly(drivers):
     carol = record("carol")
     with lock.held(carol, break_lock=True):
         assert lock.holder() == carol
+        assert "a run that was killed" in lock.broken  # what the run's summary names
     assert lock.holder() is None
 
 

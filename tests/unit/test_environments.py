@@ -182,6 +182,16 @@ def test_a_query_template_may_name_its_placeholders_and_a_literal_dollar():
     assert load("dev", environ={"DOJANGKOK_DEV_ANALYSIS_ERROR_QUERY": query}).analysis.error_query == query
 
 
+def test_the_worst_case_counts_every_wait_and_a_gate_window_that_outlasts_one():
+    def worst(minutes: int, window: int) -> int:
+        return load("dev", environ={"DOJANGKOK_DEV_TIMEOUTS_DEPLOY_MINUTES": str(minutes),
+                                    "DOJANGKOK_DEV_ANALYSIS_WINDOW_SECONDS": str(window)}).worst_case_minutes
+
+    assert worst(10, 60) == 60  # rollout, its stop, its rollback; then stop, rollback, redeploy of the put-back
+    assert worst(20, 60) == 2 * worst(10, 60)
+    assert worst(10, 30 * 60) == 80  # a gate watching longer than a wait: rollout, window, restore, put-back
+
+
 def test_polls_may_come_in_fractions_of_a_second():
     # Emulators answer in milliseconds: a harness polls them as often as that, through the same setting.
     assert load("dev", environ={"DOJANGKOK_DEV_TIMEOUTS_POLL_SECONDS": "0.2"}).timeouts.poll_seconds == 0.2

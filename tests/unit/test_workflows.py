@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from dojangkok_local import settings as harness_settings
 
 pytestmark = pytest.mark.unit
 
@@ -232,8 +233,8 @@ def test_the_module_gets_the_oidc_session_as_dagger_secrets():
             if action(step) != DAGGER:
                 continue
             functions = chain(step["with"]["call"])
-            if "plan" in functions:
-                assert not CREDENTIAL_VARIABLES.search(step["with"]["call"]), "plan touches no cloud"
+            if "plan" in functions or "test" in functions:
+                assert not CREDENTIAL_VARIABLES.search(step["with"]["call"]), "plan and test touch no cloud"
                 continue
             aws, gcp = functions["with-aws"], functions["with-gcp"]
             assert aws["--access-key-id"] == "env:AWS_ACCESS_KEY_ID", name
@@ -251,7 +252,7 @@ def test_deploy_jobs_authenticate_with_oidc_roles_from_variables():
         uses = {action(step): step for step in job["steps"]}
         aws = uses[AWS_CREDENTIALS]["with"]
         assert aws["role-to-assume"].replace(" ", "") == "${{vars.AWS_ROLE_ARN}}", name
-        assert set(aws) <= {"role-to-assume", "aws-region", "role-session-name"}, name
+        assert set(aws) <= {"role-to-assume", "aws-region", "role-session-name", "role-duration-seconds"}, name
         gcp = uses[GCP_AUTH]["with"]
         assert gcp["workload_identity_provider"].replace(" ", "") == "${{vars.GCP_WORKLOAD_IDENTITY_PROVIDER}}"
         assert gcp["service_account"].replace(" ", "") == "${{vars.GCP_SERVICE_ACCOUNT}}"
@@ -291,6 +292,7 @@ def test_deploy_triggers():
     inputs = on["workflow_dispatch"]["inputs"]
     assert inputs["env"]["type"] == "choice" and inputs["env"]["options"] == ["dev", "prd"]
     assert inputs["action"]["options"] == ["rollback"]
+    assert inputs["break_lock"]["type"] == "boolean" and inputs["break_lock"]["default"] is False
 
 
 def test_main_deploys_dev_tags_promote_to_prd_and_dispatch_rolls_back():
@@ -306,16 +308,19 @@ def test_main_deploys_dev_tags_promote_to_prd_and_dispatch_rolls_back():
 
     # A plan first, then the deploy of the same release; dev labels its images with the commit ...
     declared = {"with-aws", "with-gcp", "with-keyless-signing"}
-    assert [next(iter(set(c) - declared)) for c in dagger_chains(dev)] == ["plan", "deploy"]
+    # dev deploys only a commit whose tests passed: it runs them first, in the same job
+    assert [next(iter(set(c) - declared)) for c in dagger_chains(dev)] == ["test", "plan", "deploy"]
     assert last(dev, "deploy")["--env"] == "dev" and last(dev, "deploy")["--branch"] == '"$BRANCH"'
     assert last(dev, "deploy")["--commit"] == '"$COMMIT"'
     # ... and a tag promotes exactly those images: prd builds nothing.
     assert [next(iter(set(c) - declared)) for c in dagger_chains(prd)] == ["plan", "promote"]
     assert (last(prd, "promote")["--version"], last(prd, "promote")["--commit"]) == ('"$VERSION"', '"$COMMIT"')
     assert last(rollback, "rollback")["--env"] == '"$TARGET_ENV"'
+    assert last(rollback, "rollback")["--break-lock"] == '"$BREAK_LOCK"'  # a killed run's lock can be broken
     # Every plan, deploy and promote verifies against the one pinned signer; only dev's deploy signs (keyless).
     for chain in dagger_chains(dev) + dagger_chains(prd):
-        assert chain["with-keyless-signing"]["--identity"] == '"$SIGNER"'
+        if "test" not in chain:  # the services' tests sign and verify nothing
+            assert chain["with-keyless-signing"]["--identity"] == '"$SIGNER"'
     assert last(dev, "with-keyless-signing")["--oidc-request-token"] == "env:ACTIONS_ID_TOKEN_REQUEST_TOKEN"
     assert "--oidc-request-token" not in last(prd, "with-keyless-signing")
     signer = load(DEPLOY)["env"]["SIGNER"].replace(" ", "")
@@ -332,7 +337,20 @@ def test_main_deploys_dev_tags_promote_to_prd_and_dispatch_rolls_back():
     assert step_env["VERSION"].replace(" ", "") == "${{github.ref_name}}"
     assert step_env["COMMIT"].replace(" ", "") == "${{github.sha}}"
     assert step_env["TARGET_ENV"].replace(" ", "") == "${{inputs.env}}"
+    assert step_env["BREAK_LOCK"].replace(" ", "") == "${{inputs.break_lock}}"
     assert "${{ github.actor }}" in step_env["ACTOR"]
+
+
+def test_role_sessions_and_job_timeouts_outlast_the_rollouts_worst_case():
+    """A deploy, a rollback or a promote can wait (time out, roll back, put back) for as long as the environment's
+    settings allow; its AWS role session and its job must last at least that long."""
+    for name, job in jobs(DEPLOY).items():
+        environments = ["dev", "prd"] if "inputs.env" in job["environment"] else [job["environment"].split()[0]]
+        worst = max(harness_settings(env).worst_case_minutes for env in environments)
+        session = next(step["with"] for step in job["steps"] if action(step) == AWS_CREDENTIALS)
+        assert int(session["role-duration-seconds"]) >= worst * 60, f"{name}: the role session ends first"
+        assert job["timeout-minutes"] >= worst, f"{name}: the job times out before the rollouts do"
+        assert int(session["role-duration-seconds"]) <= 12 * 3600, f"{name}: AWS allows role sessions up to 12 h"
 
 
 def test_deploy_concurrency_is_per_environment_and_never_cancels():

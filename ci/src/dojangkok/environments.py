@@ -156,6 +156,15 @@ class Settings:
     timeouts: Timeouts
     analysis: Analysis
 
+    @property
+    def worst_case_minutes(self) -> int:
+        """The longest a deploy's rollouts can run, every wait at its bound (deploy_minutes each): a rollout that
+        times out, is stopped and rolled back (3 waits), or passes and then fails the gate (2 waits and the window);
+        then the put-back after another service missed the release (stop, its rollback, the redeploy: 3 waits).
+        CI's role sessions and job timeouts must outlast it (tests/unit/test_workflows.py checks both)."""
+        wait, window = self.timeouts.deploy_minutes, math.ceil(self.analysis.window_seconds / 60)
+        return max(3 * wait, 2 * wait + window) + 3 * wait
+
     def registry(self, svc: Service, registry_override: str = "") -> str:
         """The registry host (and path, for an override) that receives ``svc``'s images."""
         if registry_override:

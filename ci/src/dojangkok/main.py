@@ -354,7 +354,8 @@ class Dojangkok:
             supply_chain.check_can_sign(self.signing, commit, self.registry, self.registry_endpoint)
         drivers = await self._drivers(which)
         await self._check_existing(chosen, drivers.settings, tag, commit)  # no cloud call before this passes
-        with drivers.lock().held(self._lock_record(which, "deploy", tag, chosen, actor), break_lock=break_lock):
+        lock = drivers.lock()
+        with lock.held(self._lock_record(which, "deploy", tag, chosen, actor), break_lock=break_lock):
             built = await self.defined_build(service, platform)
             settings, published = await built.publish_all(env, branch, version, commit, latest=False)
             await self._verify(drivers.settings, [(p.service, p.repository, p.digest) for p in published], commit)
@@ -363,7 +364,7 @@ class Dojangkok:
             # latest names what runs: it moves once the release does (a reverted release leaves it where it was)
             reached = {r.service for r in results if r.outcome is Outcome.SUCCEEDED}
             await built.move_latest(settings, [p for p in published if p.service in reached], commit)
-        return release.check_outcomes(results, release.report(results, format))
+        return release.check_outcomes(results, release.report(results, format, broken=lock.broken))
 
     @function(cache="never")
     async def promote(
@@ -390,7 +391,8 @@ class Dojangkok:
         dev_drivers, prd_drivers = await asyncio.gather(self._drivers(Environment.dev, prd),
                                                          self._drivers(prd, Environment.dev))
         reach = await self._reach(chosen, dev_drivers.settings, prd_drivers.settings)
-        with prd_drivers.lock().held(self._lock_record(prd, "promote", tag, chosen, actor), break_lock=break_lock):
+        lock = prd_drivers.lock()
+        with lock.held(self._lock_record(prd, "promote", tag, chosen, actor), break_lock=break_lock):
             found = await asyncio.to_thread(promotion.dev_images, dev_drivers, chosen, commit, reach)
             await self._verify(dev_drivers.settings, [(i.service.name, i.repository, i.digest) for i in found], commit)
             published = await promotion.copy_to(
@@ -400,7 +402,7 @@ class Dojangkok:
             by_name = {p.service: p.pinned for p in published}
             results = await release.run([(s, by_name[s.name]) for s in chosen], prd_drivers, independent)
             await release.point_latest([r.image for r in results if r.outcome is Outcome.SUCCEEDED], reach)
-        return release.check_outcomes(results, release.report(results, format))
+        return release.check_outcomes(results, release.report(results, format, broken=lock.broken))
 
     async def _verify(self, settings, images: list[tuple[str, str, str]], commit: str) -> None:
         """Every supply-chain check on the images about to roll out, (service, repository, digest) each;
@@ -456,11 +458,12 @@ class Dojangkok:
         which = Environment(env)
         drivers = await self._drivers(which)
         reach = await self._reach(chosen, drivers.settings)
-        with drivers.lock().held(self._lock_record(which, "rollback", "the current release", chosen, actor),
-                                 break_lock=break_lock):
+        lock = drivers.lock()
+        with lock.held(self._lock_record(which, "rollback", "the current release", chosen, actor),
+                       break_lock=break_lock):
             results = await release.roll_back(chosen, drivers)
             await release.point_latest([r.image for r in results if r.outcome is Outcome.SUCCEEDED], reach)
-        return release.check_outcomes(results, release.report(results, format, rollback=True))
+        return release.check_outcomes(results, release.report(results, format, rollback=True, broken=lock.broken))
 
     async def _drivers(self, env: Environment, *also: Environment) -> release.Drivers:
         """The deploy drivers of `env`, their cloud clients built (the secrets are read here, once); `also`: other

@@ -96,6 +96,7 @@ class Plan:
     registry_override: str
     deploy_timeout_minutes: int
     health_check_timeout_seconds: int
+    worst_case_minutes: int  # the rollouts' longest run (Settings.worst_case_minutes)
     deploy_lock: str  # the environment's lock record, taken before the build and given back at the end
     analysis: dict  # the gate: Prometheus, window, thresholds and queries per gated service
     supply_chain: dict  # whether images are signed and verified, and the checks made before the roll-out
@@ -268,6 +269,7 @@ def make_plan(
         planned_at=when.astimezone(UTC).isoformat(timespec="seconds"),
         registry_override=override,
         deploy_timeout_minutes=settings.timeouts.deploy_minutes,
+        worst_case_minutes=settings.worst_case_minutes,
         health_check_timeout_seconds=settings.timeouts.health_check_seconds,
         deploy_lock=f"s3://{settings.aws.bundle_bucket}/{LOCK_KEY}",
         analysis=_analysis(settings, tuple(s.name for s in chosen), prometheus_given),
@@ -347,6 +349,8 @@ def _sections(plan: Plan) -> list[Section]:
         ("planned at", plan.planned_at),
         ("registry", plan.registry_override or "ECR / Artifact Registry of the environment"),
         ("timeouts", f"deploy {plan.deploy_timeout_minutes} min, health check {plan.health_check_timeout_seconds} s"),
+        ("worst case", f"the rollouts run up to {plan.worst_case_minutes} min (every wait at its bound, rollback "
+                       "and put-back included): credentials and job timeouts must outlast it"),
         ("deploy lock", f"{plan.deploy_lock}: taken before the build, refused while another run holds it"),
         ("one release", "a service that misses it puts the others back on their previous release (--independent: "
                         "each keeps its outcome)"),

@@ -156,6 +156,7 @@ class Drivers:
             self._aws,
             bucket=self.settings.aws.bundle_bucket,
             timeout=self.settings.timeouts.deploy_minutes * 60.0,
+            stop_timeout=self.settings.timeouts.deploy_minutes * 60.0,  # every wait within deploy_minutes
             backoff=Backoff(initial=self.poll[0], maximum=self.poll[1]),
             bundle_dir=self.bundle_dir,
             progress=progress,
@@ -167,6 +168,7 @@ class Drivers:
             zone=self.settings.gcp.zone,
             clients=self._gcp,
             timeout=self.settings.timeouts.deploy_minutes * 60.0,
+            rollback_timeout=self.settings.timeouts.deploy_minutes * 60.0,
             initial_delay_sec=self.settings.timeouts.health_check_seconds,
             poll_initial=self.poll[0],
             poll_max=self.poll[1],
@@ -320,7 +322,8 @@ def followed_by(result: DeployResult, back: DeployResult, **changes) -> DeployRe
                    api_calls=dict(Counter(result.api_calls) + Counter(back.api_calls)), **changes)
 
 
-def report(results: list[DeployResult], fmt: OutputFormat | str, rollback: bool = False) -> str:
+def report(results: list[DeployResult], fmt: OutputFormat | str, rollback: bool = False, broken: str = "") -> str:
+    """The run's summary; `broken`: the deploy lock holder this run broke (--break-lock), named for the record."""
     table = Section(
         header=("service", "strategy", "result", "seconds", "previous -> new", "image"),
         rows=[(r.service, r.strategy, str(r.outcome), f"{r.seconds:.1f}", f"{r.previous or '-'} -> {r.new}", r.image)
@@ -329,7 +332,9 @@ def report(results: list[DeployResult], fmt: OutputFormat | str, rollback: bool 
     details = Section(title="details", rows=[(r.service, r.detail) for r in results if r.detail])
     title = "Rollback" if rollback else "Deploy"
     title += " succeeded" if all(r.outcome is Outcome.SUCCEEDED for r in results) else " did not succeed everywhere"
-    return render(title, [table, *([details] if details.rows else [])], [r.as_dict() for r in results], fmt)
+    lock = Section(title="deploy lock", rows=[("broken", broken)])
+    sections = [table, *([details] if details.rows else []), *([lock] if broken else [])]
+    return render(title, sections, [r.as_dict() for r in results], fmt)
 
 
 def check_outcomes(results: list[DeployResult], text: str) -> str:

@@ -68,6 +68,7 @@ class DeployLock:
     def __init__(self, s3: Any, bucket: str, environment: str, progress: Callable[[str], None] = lambda _: None):
         self.s3, self.bucket, self.environment, self.progress = s3, bucket, environment, progress
         self._etags: dict[str, str] = {}  # run -> the ETag of the record this lock object wrote for it
+        self.broken = ""  # the holder the last acquire broke (--break-lock), for the run's summary
 
     @property
     def where(self) -> str:
@@ -97,6 +98,7 @@ class DeployLock:
                 )
             self.progress(f"breaking the deploy lock of {self.environment}: {self._describe(body)}")
             if self._put(record, replacing=etag):
+                self.broken = self._describe(body)
                 return
             taken = self._read()
             raise DeployLocked(f"{self.environment}'s lock was taken while breaking it: "

@@ -165,6 +165,16 @@ def test_a_variable_that_names_no_setting_is_refused(variable, message):
         ("DOJANGKOK_DEV_AWS_ACCOUNT_ID", "12345", "12 digits"),
         ("DOJANGKOK_DEV_GCP_ZONE", "us-central1-a", "not in .*asia-northeast3"),
         ("DOJANGKOK_DEV_AWS_BUNDLE_BUCKET", "", "is empty"),
+        # settings that name hosts (registries get tokens): an override cannot point them elsewhere
+        ("DOJANGKOK_PRD_GCP_REGION", "attacker.example/x", "not a Google Cloud region"),
+        ("DOJANGKOK_DEV_GCP_REGION", "attacker.example/x", "not a Google Cloud region"),
+        ("DOJANGKOK_DEV_AWS_REGION", "evil.example#", "not an AWS region"),
+        ("DOJANGKOK_DEV_GCP_PROJECT", "x.example/p", "not a Google Cloud project id"),
+        ("DOJANGKOK_DEV_AWS_ECR_PREFIX", "../other", "not an ECR repository path"),
+        ("DOJANGKOK_DEV_GCP_AI_SERVER_INSTANCE_GROUP", "Mig_1", "not an instance group name"),
+        ("DOJANGKOK_DEV_AWS_BUNDLE_BUCKET", "Bucket_With_Caps", "not an S3 bucket name"),
+        ("DOJANGKOK_DEV_ANALYSIS_PROMETHEUS_URL", "ftp://prometheus", "not empty or an http"),
+        ("DOJANGKOK_DEV_ANALYSIS_SERVICES", "ai-server,ai_server", "names ai_server, not a service"),
         # the gate fills $service and $window in when it judges, after the rollout: any other $ is refused now
         ("DOJANGKOK_DEV_ANALYSIS_ERROR_QUERY", "sum(rate(x{job='$job'}[$window]))",
          r"not \$service or \$window \(\$job\)"),
@@ -173,7 +183,7 @@ def test_a_variable_that_names_no_setting_is_refused(variable, message):
 )
 def test_a_bad_override_value_is_refused_naming_the_variable(variable, value, message):
     with pytest.raises(SettingsError, match=message) as caught:
-        load("dev", environ={variable: value})
+        load(variable.split("_")[1].lower(), environ={variable: value})
     assert variable in str(caught.value) or "environments.toml" in str(caught.value)
 
 
@@ -231,7 +241,7 @@ def test_missing_setting_names_the_file_and_the_variable():
     with pytest.raises(SettingsError, match=r"no \[prd.aws\] bundle_bucket.*DOJANGKOK_PRD_AWS_BUNDLE_BUCKET"):
         load("prd", text=text, environ={})
     # ... and the variable does stand in for it
-    assert load("prd", text=text, environ={"DOJANGKOK_PRD_AWS_BUNDLE_BUCKET": "b"}).aws.bundle_bucket == "b"
+    assert load("prd", text=text, environ={"DOJANGKOK_PRD_AWS_BUNDLE_BUCKET": "prd-b"}).aws.bundle_bucket == "prd-b"
 
 
 def test_unknown_key_in_the_file_is_refused():
@@ -274,9 +284,9 @@ def test_registry_hosts_and_repositories():
 
 
 def test_registry_hosts_follow_overrides():
-    dev = load("dev", environ={"DOJANGKOK_DEV_AWS_ACCOUNT_ID": "000000000000", "DOJANGKOK_DEV_GCP_PROJECT": "p"})
+    dev = load("dev", environ={"DOJANGKOK_DEV_AWS_ACCOUNT_ID": "000000000000", "DOJANGKOK_DEV_GCP_PROJECT": "dk-other"})
     assert dev.image_repository(service("backend")).startswith("000000000000.dkr.ecr.ap-northeast-2.amazonaws.com/")
-    assert dev.image_repository(service("ai-server")) == "asia-northeast3-docker.pkg.dev/p/dojangkok/ai-server"
+    assert dev.image_repository(service("ai-server")) == "asia-northeast3-docker.pkg.dev/dk-other/dojangkok/ai-server"
 
 
 @pytest.mark.parametrize("override", ["127.0.0.1:5000", "127.0.0.1:5000/", "localhost:5000", "registry.local"])

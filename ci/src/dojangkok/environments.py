@@ -313,10 +313,50 @@ def _check_unknown_variables(env: Environment, environ: Mapping[str, str]) -> No
             )
 
 
+# What every text setting must look like (AWS's and Google's documented formats): region, project and account name
+# the registry hosts tokens are sent to, so a value outside its kind is refused before anything uses it.
+# (what it is, pattern, an example); "*" stands for any service's table.
+_RESOURCE = r"[a-z]([-a-z0-9]{0,61}[a-z0-9])?"
+KINDS: dict[tuple[str, ...], tuple[str, str, str]] = {
+    ("aws", "account_id"): ("12 digits", r"[0-9]{12}", "123456789012"),
+    ("aws", "region"): ("an AWS region", r"[a-z]{2}(-[a-z]+)+-[0-9]{1,2}", "ap-northeast-2"),
+    ("aws", "ecr_prefix"): ("an ECR repository path", r"[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*",
+                            "dojangkok"),
+    ("aws", "codedeploy_application"): ("a CodeDeploy name", r"[A-Za-z0-9._+-]{1,100}", "dojangkok-dev"),
+    ("aws", "bundle_bucket"): ("an S3 bucket name", r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", "dojangkok-dev-bundles"),
+    ("aws", "*", "deployment_group"): ("a CodeDeploy name", r"[A-Za-z0-9._+-]{1,100}", "dojangkok-dev-frontend-bg"),
+    ("aws", "*", "auto_scaling_group"): ("an Auto Scaling group name", r"[A-Za-z0-9._-]{1,255}", "dojangkok-asg"),
+    ("aws", "*", "target_group"): ("a target group name", r"[A-Za-z0-9]([A-Za-z0-9-]{0,30}[A-Za-z0-9])?",
+                                   "dojangkok-dev-frontend-tg"),
+    ("gcp", "project"): ("a Google Cloud project id", r"[a-z][a-z0-9-]{4,28}[a-z0-9]", "dojangkok-dev"),
+    ("gcp", "region"): ("a Google Cloud region", r"[a-z]+-[a-z]+[0-9]{1,2}", "asia-northeast3"),
+    ("gcp", "zone"): ("a Google Cloud zone", r"[a-z]+-[a-z]+[0-9]{1,2}-[a-z]", "asia-northeast3-b"),
+    ("gcp", "repository"): ("an Artifact Registry repository id", _RESOURCE, "dojangkok"),
+    ("gcp", "delivery_pipeline"): ("empty or a Cloud Deploy pipeline id", f"({_RESOURCE})?", "dojangkok"),
+    ("gcp", "*", "instance_group"): ("an instance group name", _RESOURCE, "dojangkok-dev-ai-server-mig"),
+    ("analysis", "prometheus_url"): ("empty or an http(s) URL", r"(https?://[^\s/?#]+(/[^\s]*)?)?",
+                                     "https://prometheus.example:9090"),
+}
+
+
+def _kind(path: tuple[str, ...]) -> tuple[str, str, str] | None:
+    if len(path) == 3:  # a service's table
+        return KINDS.get((path[0], "*", path[2]))
+    return KINDS.get(path)
+
+
 def _check_values(env: Environment, values: Mapping[tuple[str, ...], str | int], origin: str) -> None:
-    account = values["aws", "account_id"]
-    if not re.fullmatch(r"[0-9]{12}", str(account)):
-        raise SettingsError(f"{origin}: {_where(env, ('aws', 'account_id'))} must be 12 digits, got {account!r}")
+    for path, value in values.items():
+        if (kind := _kind(path)) and not re.fullmatch(kind[1], str(value)):
+            what, _, example = kind
+            raise SettingsError(
+                f"{origin}: {_where(env, path)} {value!r} is not {what} (e.g. {example}); fix it there or in "
+                f"{variable_name(env, path)}"
+            )
+    gated = {name.strip() for name in str(values["analysis", "services"]).split(",") if name.strip()}
+    if unknown := sorted(gated - {s.name for s in SERVICES}):
+        raise SettingsError(f"{origin}: {_where(env, ('analysis', 'services'))} names {', '.join(unknown)}, not a "
+                            f"service: choose from {', '.join(s.name for s in SERVICES)}")
     for key in ("latency_query", "error_query"):
         query = string.Template(str(values["analysis", key]))
         unknown = sorted(set(query.get_identifiers()) - QUERY_PLACEHOLDERS)

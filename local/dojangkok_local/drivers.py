@@ -22,3 +22,24 @@ def emulated(settings: Settings, aws_endpoint: str, gcp_endpoint: str) -> releas
         aws=aws_clients(settings.aws.region, aws_endpoint, session=session),
         gcp=gcp_clients(settings.gcp.project, endpoint=gcp_endpoint),
     )
+
+
+def what_runs(drivers: release.Drivers, services: tuple[str, ...] = ("frontend", "ai-server")) -> dict[str, str]:
+    """What each service's target runs, read from the clouds' own state with their clients (not the drivers):
+    CodeDeploy's last successful revision for an AWS group, the instance template of a GCP group."""
+    settings, found = drivers.settings, {}
+    for name in services:
+        if name in settings.aws.groups:
+            codedeploy = drivers._aws.codedeploy
+            group = codedeploy.get_deployment_group(
+                applicationName=settings.aws.codedeploy_application,
+                deploymentGroupName=settings.aws.groups[name].deployment_group)["deploymentGroupInfo"]
+            last = (group.get("lastSuccessfulDeployment") or {}).get("deploymentId")
+            s3 = codedeploy.get_deployment(deploymentId=last)["deploymentInfo"]["revision"]["s3Location"] if last \
+                else {}
+            found[name] = f"s3://{s3['bucket']}/{s3['key']}" if s3 else ""
+        else:
+            mig = drivers._gcp.groups.get(project=settings.gcp.project, zone=settings.gcp.zone,
+                                          instance_group_manager=settings.gcp.groups[name].instance_group)
+            found[name] = mig.instance_template.rsplit("/", 1)[-1]
+    return found

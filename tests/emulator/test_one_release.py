@@ -22,7 +22,7 @@ from dojangkok.deploy.lock import LOCK_KEY, DeployLock, DeployLocked, LockRecord
 from dojangkok_local import emulator_polls, settings
 from dojangkok_local.aws.infra import ecr_image, provision
 from dojangkok_local.aws.server import EmulatorControl, aws_emulator
-from dojangkok_local.drivers import emulated
+from dojangkok_local.drivers import emulated, what_runs
 from dojangkok_local.gcp.seed import first_image, seed_environment
 from dojangkok_local.gcp.server import running as gcp_fake
 
@@ -48,19 +48,11 @@ def drivers() -> Iterator[release.Drivers]:
 
 
 def ai_server_template(drivers: release.Drivers) -> str:
-    group = SETTINGS.gcp.groups["ai-server"].instance_group
-    mig = drivers._gcp.groups.get(project=SETTINGS.gcp.project, zone=SETTINGS.gcp.zone, instance_group_manager=group)
-    return mig.instance_template.rsplit("/", 1)[-1]
+    return what_runs(drivers, ("ai-server",))["ai-server"]
 
 
 def frontend_revision(drivers: release.Drivers) -> str:
-    """The revision CodeDeploy says the frontend group serves (its last successful deployment's)."""
-    codedeploy, group = drivers._aws.codedeploy, SETTINGS.aws.groups["frontend"].deployment_group
-    info = codedeploy.get_deployment_group(applicationName=SETTINGS.aws.codedeploy_application,
-                                           deploymentGroupName=group)["deploymentGroupInfo"]
-    last = info["lastSuccessfulDeployment"]["deploymentId"]
-    s3 = codedeploy.get_deployment(deploymentId=last)["deploymentInfo"]["revision"]["s3Location"]
-    return f"s3://{s3['bucket']}/{s3['key']}"
+    return what_runs(drivers, ("frontend",))["frontend"]
 
 
 def still_moving(drivers: release.Drivers) -> list[str]:

@@ -19,7 +19,7 @@ from dojangkok.deploy.lock import LOCK_KEY, LockRecord
 from dojangkok_local import emulator_polls, settings, signing
 from dojangkok_local.aws.infra import provision
 from dojangkok_local.aws.server import EmulatorControl
-from dojangkok_local.drivers import emulated
+from dojangkok_local.drivers import emulated, what_runs
 from dojangkok_local.engine.cli import Emulated, dagger, overrides
 from dojangkok_local.gcp.seed import seed_environment
 from dojangkok_local.registry import RegistryApi
@@ -111,6 +111,26 @@ def test_an_unhealthy_green_rolls_back_and_takes_the_other_cloud_back_too(images
     assert re.search(r"frontend\s+codedeploy-blue-green\s+rolled-back", failed.stderr)
     assert re.search(r"ai-server\s+\S+\s+reverted", failed.stderr)
     assert re.search(r"ai-server\s+reverted because frontend rolled-back; back on \S+", failed.stderr)
+
+
+def test_a_cloud_error_mid_deploy_leaves_both_clouds_latest_and_the_lock_as_they_were(images_built, clouds, registry,
+                                                                                    registry_api):
+    aws, gcp = clouds
+    drivers = emulated(settings("dev", environ=emulator_polls("dev")), aws.endpoint, gcp.endpoint)
+    first = running(clouds, "dev", release_images(registry, 1))
+    for name, image in first.items():
+        registry_api.retag(f"dojangkok/{name}", image.partition("@")[2], "latest")  # as that release's deploy left it
+    before = what_runs(drivers)
+    gcp.fail("compute.instanceGroupManagers.patch", status=403)  # Google refuses the switch, AWS is mid-rollout
+
+    failed = deploy(clouds, registry, check=False, fmt="text")
+    assert failed.returncode != 0
+    assert re.search(r"ai-server\s+rolling\s+rolled-back", failed.stderr)  # the summary names the error ...
+    assert "could not switch" in failed.stderr and "403" in failed.stderr
+    assert re.search(r"frontend\s+\S+\s+reverted", failed.stderr)  # ... and what it did about the other cloud
+    assert what_runs(drivers) == before  # CodeDeploy's revision and the MIG's template: both as before the call
+    assert {name: latest(registry_api, name) for name in first} == {n: i.partition("@")[2] for n, i in first.items()}
+    assert drivers.lock().holder() is None  # given back: nothing is still rolling
 
 
 def test_a_deploy_lock_held_elsewhere_refuses_before_any_build_or_push(engine_env, clouds, registry, registry_api):

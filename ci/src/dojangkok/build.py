@@ -2,7 +2,6 @@
 
 import asyncio
 import hashlib
-import sys
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Annotated
@@ -11,29 +10,20 @@ import dagger
 from dagger import Doc, field, function, object_type
 
 from . import catalogue, images, provenance, sbom, supply_chain
+from .arguments import BranchArg, CommitArg, EnvArg, FormatArg, VersionArg
 from .catalogue import Service
 from .credentials import Access, AwsAccess, GcpAccess, RegistryLogin
 from .environments import Environment, Settings, load, parse_overrides
 from .plan import check_inputs
-from .report import OutputFormat, Section, render
+from .report import OutputFormat, Section, progress, render
 from .supply_chain import Signing
 from .tags import LATEST
 
-EnvArg = Annotated[Environment, Doc("dev (tag dev-{branch}-{time}) or prd (tag prod-{version}-{commit})")]
-BranchArg = Annotated[str, Doc("Git branch of a dev release, e.g. feat/login (dev only)")]
-VersionArg = Annotated[str, Doc("Release version, v + semver, e.g. v1.0.2 (prd only)")]
-CommitArg = Annotated[str, Doc("Git commit SHA, at least 7 hex characters: required for prd, labels the images")]
 REVISION_LABEL = "org.opencontainers.image.revision"
-FormatArg = Annotated[OutputFormat, Doc("text (tables), json (the same data) or markdown (for a step summary)")]
 
 
 class PublishError(RuntimeError):
     """A push failed or the registry answered with something else than what was pushed."""
-
-
-def progress(line: str) -> None:
-    """Progress for people; stdout carries only the function's result."""
-    print(line, file=sys.stderr, flush=True)
 
 
 @object_type

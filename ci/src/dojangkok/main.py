@@ -16,13 +16,14 @@ from dagger import DefaultPath, Doc, Ignore, check, field, function, object_type
 
 from . import catalogue, credentials, images, oci, release, supply_chain, testing
 from . import promote as promotion
-from .build import BranchArg, Build, CommitArg, EnvArg, FormatArg, Image, VersionArg, progress, publish_report
+from .arguments import BranchArg, CommitArg, EnvArg, FormatArg, VersionArg
+from .build import Build, Image, publish_report
 from .credentials import Access, AwsAccess, GcpAccess, PrometheusAccess, endpoint_url
 from .deploy import Outcome
 from .deploy.lock import LockRecord
 from .environments import SETTINGS_FILE, Environment, check_registry_override, load, parse_overrides
 from .plan import check_inputs, check_signing, make_plan, service_names
-from .report import OutputFormat
+from .report import OutputFormat, progress
 
 dagger.enum_type(Environment)
 dagger.enum_type(OutputFormat)

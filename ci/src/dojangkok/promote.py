@@ -14,11 +14,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from . import oci
-from .build import REVISION_LABEL, Published, progress
+from .build import REVISION_LABEL, Published
 from .catalogue import Service
 from .deploy import DeployError
 from .deploy.common import parse_image
 from .release import Drivers
+from .report import progress
 
 
 class PromoteRefused(RuntimeError):

@@ -20,7 +20,6 @@ from pathlib import Path
 import dagger
 
 from . import oci
-from .build import progress
 from .catalogue import Cloud, Service
 from .credentials import Access, endpoint_url
 from .deploy import DeployResult, Outcome
@@ -31,7 +30,7 @@ from .deploy.common import IMAGE_BY_DIGEST, Backoff, parse_image
 from .deploy.lock import DeployLock
 from .deploy.rolling import GcpClients, RollingUpdate, gcp_clients
 from .environments import Settings
-from .report import OutputFormat, Section, render
+from .report import OutputFormat, Section, progress, render
 from .tags import LATEST
 
 

@@ -9,12 +9,19 @@ from __future__ import annotations
 import enum
 import io
 import json
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from rich import box
 from rich.console import Console
 from rich.table import Table
+
+
+def progress(line: str) -> None:
+    """Progress for people, on stderr: stdout carries only the function's result."""
+    print(line, file=sys.stderr, flush=True)
+
 
 WIDTH = 160  # wide enough for references by digest; rich wraps a longer cell rather than cutting it
 

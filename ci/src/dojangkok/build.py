@@ -149,17 +149,19 @@ class Build:
         return publish_report(results, format, dry_run)
 
     async def publish_all(
-        self, env: Environment, branch: str, version: str, commit: str, dry_run: bool = False, *, latest: bool = True
+        self, env: Environment, branch: str, version: str, commit: str, dry_run: bool = False, *, latest: bool = True,
+        when: datetime | None = None,
     ) -> tuple[Settings, list[Published]]:
         """Validate, build every image, push the unique tags, check their digests, then (`latest`) move ``latest``.
 
         Everything a user can get wrong is refused before the first build step, and everything is built before the
         first push, so a broken build or a refused push never leaves half a release behind. deploy passes
-        latest=False and moves it with `move_latest` once the release runs.
+        latest=False and moves it with `move_latest` once the release runs, and its `when`, so the tag it pushes is
+        the one its lock record names.
         """
         which, tag, _, _ = check_inputs(
             env, branch=branch, version=version, commit=commit, services=self.services(),
-            when=datetime.now(UTC), registry_override=self.registry,
+            when=when or datetime.now(UTC), registry_override=self.registry,
         )
         services = [catalogue.service(n) for n in self.services()]
         self.access.check_push({s.registry for s in services})

@@ -346,9 +346,9 @@ class Dojangkok:
         One deploy per environment at a time (a lock in its bundle bucket); a service that does not reach the
         release puts the others back too.
         """
-        which, tag, chosen, _ = check_inputs(
-            env, branch=branch, version=version, commit=commit, services=service, registry_override=self.registry
-        )
+        when = datetime.now(UTC)  # one dev tag for the lock record, the pre-lock check and the push
+        which, tag, chosen, _ = check_inputs(env, branch=branch, version=version, commit=commit, services=service,
+                                             when=when, registry_override=self.registry)
         self.access.check_deploy(chosen)  # before anything is built or pushed
         check_signing(which, self.signing is not None)
         if self.signing is not None:
@@ -358,7 +358,7 @@ class Dojangkok:
         lock = drivers.lock()
         with lock.held(self._lock_record(which, "deploy", tag, chosen, actor), break_lock=break_lock):
             built = await self.defined_build(service, platform)
-            settings, published = await built.publish_all(env, branch, version, commit, latest=False)
+            settings, published = await built.publish_all(env, branch, version, commit, latest=False, when=when)
             await self._verify(drivers.settings, [(p.service, p.repository, p.digest) for p in published], commit)
             by_name = {p.service: p.pinned for p in published}
             results = await release.run([(s, by_name[s.name]) for s in chosen], drivers, independent)

@@ -4,6 +4,10 @@ environment already runs with them (the CLI call under test stays the act)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
 import boto3
 from dojangkok import release
 from dojangkok.credentials import Access
@@ -12,6 +16,11 @@ from dojangkok.deploy.rolling import gcp_clients
 from dojangkok.environments import Settings
 
 from dojangkok_local import BUNDLE_DIR, startup_template
+from dojangkok_local.aws.infra import provision
+from dojangkok_local.aws.server import EmulatorControl, aws_emulator
+from dojangkok_local.gcp.seed import seed_environment
+from dojangkok_local.gcp.server import FakeGcpServer
+from dojangkok_local.gcp.server import running as gcp_fake
 
 
 def emulated(settings: Settings, aws_endpoint: str, gcp_endpoint: str) -> release.Drivers:
@@ -43,3 +52,23 @@ def what_runs(drivers: release.Drivers, services: tuple[str, ...] = ("frontend",
                                           instance_group_manager=settings.gcp.groups[name].instance_group)
             found[name] = mig.instance_template.rsplit("/", 1)[-1]
     return found
+
+
+@dataclass(frozen=True)
+class FreshClouds:
+    """The drivers of an environment on emulators of their own, and the emulators' fault switches."""
+
+    drivers: release.Drivers
+    aws: EmulatorControl
+    gcp: FakeGcpServer
+
+
+@contextmanager
+def fresh_clouds(settings: Settings) -> Iterator[FreshClouds]:
+    """The environment of `settings` provisioned on a new AWS emulator and GCP fake (on fast clocks) for the block."""
+    with aws_emulator(step_seconds=0.02, minute_seconds=0.02) as aws, gcp_fake(tick_seconds=0.05) as gcp:
+        aws.reset()
+        provision(aws.endpoint, env=settings.environment.value)
+        seed_environment(gcp.endpoint, settings.environment.value)
+        gcp.settle()
+        yield FreshClouds(emulated(settings, aws.endpoint, gcp.endpoint), EmulatorControl(aws.endpoint), gcp)

@@ -20,11 +20,9 @@ from dojangkok.deploy import DeployError, DeployResult, Outcome
 from dojangkok.deploy.analysis import AnalysisGate
 from dojangkok.deploy.lock import LOCK_KEY, DeployLock, DeployLocked, LockRecord
 from dojangkok_local import emulator_polls, settings
-from dojangkok_local.aws.infra import ecr_image, provision
-from dojangkok_local.aws.server import EmulatorControl, aws_emulator
-from dojangkok_local.drivers import emulated, what_runs
-from dojangkok_local.gcp.seed import first_image, seed_environment
-from dojangkok_local.gcp.server import running as gcp_fake
+from dojangkok_local.aws.infra import ecr_image
+from dojangkok_local.drivers import fresh_clouds, what_runs
+from dojangkok_local.gcp.seed import first_image
 
 pytestmark = pytest.mark.emulator
 
@@ -36,15 +34,9 @@ FRONTEND, AI_SERVER = catalogue.service("frontend"), catalogue.service("ai-serve
 @pytest.fixture
 def drivers() -> Iterator[release.Drivers]:
     """dev as deploy/environments.toml names it, on fresh emulators; the drivers the module would build."""
-    with aws_emulator(step_seconds=0.02, minute_seconds=0.02) as aws, gcp_fake(tick_seconds=0.05) as gcp:
-        aws.reset()
-        provision(aws.endpoint, env=ENV)
-        seed_environment(gcp.endpoint, ENV)
-        gcp.settle()
-        made = emulated(SETTINGS, aws.endpoint, gcp.endpoint)
-        made.control = EmulatorControl(aws.endpoint)
-        made.gcp_control = gcp
-        yield made
+    with fresh_clouds(SETTINGS) as clouds:
+        clouds.drivers.control, clouds.drivers.gcp_control = clouds.aws, clouds.gcp
+        yield clouds.drivers
 
 
 def ai_server_template(drivers: release.Drivers) -> str:

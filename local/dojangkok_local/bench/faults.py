@@ -24,12 +24,11 @@ from dojangkok import catalogue, release
 from dojangkok.deploy.lock import LockRecord
 
 from dojangkok_local import emulator_polls, settings
-from dojangkok_local.aws.infra import ecr_image, provision
-from dojangkok_local.aws.server import EmulatorControl, aws_emulator
-from dojangkok_local.drivers import emulated, what_runs
-from dojangkok_local.gcp.seed import first_image, seed_environment
+from dojangkok_local.aws.infra import ecr_image
+from dojangkok_local.aws.server import EmulatorControl
+from dojangkok_local.drivers import fresh_clouds, what_runs
+from dojangkok_local.gcp.seed import first_image
 from dojangkok_local.gcp.server import FakeGcpServer
-from dojangkok_local.gcp.server import running as gcp_fake
 
 ENV = "dev"
 SETTINGS = settings(ENV, environ=emulator_polls(ENV))
@@ -64,16 +63,12 @@ def release_images(n: int) -> list[tuple[catalogue.Service, str]]:
 
 
 def measure(fault: Fault) -> dict:
-    with aws_emulator(step_seconds=0.02, minute_seconds=0.02) as aws, gcp_fake(tick_seconds=0.05) as gcp:
-        aws.reset()
-        provision(aws.endpoint, env=ENV)
-        seed_environment(gcp.endpoint, ENV)
-        gcp.settle()
-        drivers = emulated(SETTINGS, aws.endpoint, gcp.endpoint)
+    with fresh_clouds(SETTINGS) as clouds:
+        drivers = clouds.drivers
         asyncio.run(release.run(release_images(1), drivers))
         one = what_runs(drivers)
         lock = drivers.lock()
-        fault.inject(EmulatorControl(aws.endpoint), gcp)
+        fault.inject(clouds.aws, clouds.gcp)
         started = time.monotonic()
         with lock.held(LockRecord(ENV, "bench", "deploy", "release 2", ("frontend", "ai-server"))):
             results = asyncio.run(release.run(release_images(2), drivers))

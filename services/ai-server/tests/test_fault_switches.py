@@ -76,4 +76,5 @@ def test_metrics_see_the_injected_latency(upstreams: respx.MockRouter) -> None:
         text = client.get("/metrics").text
     buckets = {s.labels["le"]: s.value for f in text_string_to_metric_families(text) for s in f.samples
                if s.name == "http_server_request_duration_seconds_bucket"}
-    assert buckets["0.25"] == 0.0 and buckets["0.4"] == 1.0
+    # the one request is counted above 0.25 s, never below it; how far above depends on the machine's load
+    assert buckets["0.25"] == 0.0 and buckets["+Inf"] == 1.0

@@ -1,6 +1,7 @@
 """`dagger call build`: every service image for every platform, and `… publish` of them under two tags."""
 
 import asyncio
+import dataclasses
 import hashlib
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -62,17 +63,16 @@ class Build:
     """Every selected service built for its platforms, not yet pushed."""
 
     images: Annotated[list[Image], Doc("One entry per service and platform")] = field()
-    settings_file: Annotated[dagger.File, Doc("deploy/environments.toml of the source")] = field()
-    override: Annotated[list[str], Doc("Setting overrides of the module (NAME=VALUE)")] = field(default=list)
-    registry: Annotated[str, Doc("Registry override of the module, or empty")] = field(default="")
-    aws: Annotated[AwsAccess | None, Doc("AWS access of the module")] = field(default=None)
-    gcp: Annotated[GcpAccess | None, Doc("GCP access of the module")] = field(default=None)
-    base: Annotated[list[str], Doc("Base image overrides of the module (ARG=IMAGE)")] = field(default=list)
-    registry_endpoint: Annotated[dagger.Service | None, Doc("How functions reach the registry override")] = field(
-        default=None)
-    registry_login: Annotated[RegistryLogin | None, Doc("The registry override's login")] = field(default=None)
-    signing: Annotated[Signing | None, Doc("The key pair images are signed with (with-signing)")] = field(
-        default=None)
+    # The module's configuration, as Dojangkok held it when it built these: kept, not listed among the functions.
+    settings_file: dagger.File = dataclasses.field()  # deploy/environments.toml of the source
+    override: list[str] = dataclasses.field(default_factory=list)
+    registry: str = ""
+    aws: AwsAccess | None = None
+    gcp: GcpAccess | None = None
+    base: list[str] = dataclasses.field(default_factory=list)
+    registry_endpoint: dagger.Service | None = None
+    registry_login: RegistryLogin | None = None
+    signing: Signing | None = None
 
     def services(self) -> list[str]:
         return list(dict.fromkeys(i.service for i in self.images))

@@ -8,11 +8,12 @@ the module's configuration (source, base images, setting overrides, and what `wi
 
 import asyncio
 import copy
+import dataclasses
 from datetime import UTC, datetime
 from typing import Annotated
 
 import dagger
-from dagger import DefaultPath, Doc, Ignore, check, field, function, object_type
+from dagger import DefaultPath, Doc, Ignore, check, function, object_type
 
 from . import catalogue, credentials, images, oci, release, supply_chain, testing
 from . import promote as promotion
@@ -72,38 +73,32 @@ class Dojangkok:
     `dagger call with-aws … with-gcp … deploy --env prd …`.
     """
 
+    # The constructor's arguments (`dagger call --base … --override …`), and below them what the with-* functions
+    # declare: the module's configuration, kept between chained calls but not listed among the functions.
     source: Annotated[
         dagger.Directory,
         Doc("The repository (defaults to the checkout holding dagger.json; only pipeline-relevant paths are read)"),
         DefaultPath("."),
         Ignore(SOURCE_INCLUDE),
-    ] = field()
+    ]
     base: Annotated[
         list[str],
         Doc("Replace a production base image in every build: ARG=IMAGE, e.g. NODE_IMAGE=mirror.example/node:20"),
-    ] = field(default=list)
+    ] = dataclasses.field(default_factory=list)
     override: Annotated[
         list[str],
         Doc(
             f"Override a setting of {SETTINGS_FILE} for this run: NAME=VALUE, NAME as the setting's variable, "
             "e.g. DOJANGKOK_PRD_AWS_REGION=us-east-1"
         ),
-    ] = field(default=list)
-    registry: Annotated[str, Doc("Registry every image goes to instead of ECR / Artifact Registry")] = field(
-        default="", init=False
-    )
-    registry_endpoint: Annotated[dagger.Service | None, Doc("How functions reach that registry (with-registry)")] = (
-        field(default=None, init=False)
-    )
-    registry_login: Annotated[credentials.RegistryLogin | None, Doc("Its login (with-registry)")] = field(
-        default=None, init=False)
-    aws: Annotated[AwsAccess | None, Doc("AWS credentials and endpoint (with-aws)")] = field(default=None, init=False)
-    gcp: Annotated[GcpAccess | None, Doc("GCP credentials and endpoint (with-gcp)")] = field(default=None, init=False)
-    prometheus: Annotated[PrometheusAccess | None, Doc("The analysis gate's Prometheus (with-prometheus)")] = field(
-        default=None, init=False)
-    signing: Annotated[
-        supply_chain.Signing | None, Doc("How images are signed and verified (with-signing, with-keyless-signing)")
-    ] = field(default=None, init=False)
+    ] = dataclasses.field(default_factory=list)
+    registry: str = dataclasses.field(default="", init=False)  # with-registry: every image goes there instead
+    registry_endpoint: dagger.Service | None = dataclasses.field(default=None, init=False)  # how functions reach it
+    registry_login: credentials.RegistryLogin | None = dataclasses.field(default=None, init=False)
+    aws: AwsAccess | None = dataclasses.field(default=None, init=False)  # with-aws
+    gcp: GcpAccess | None = dataclasses.field(default=None, init=False)  # with-gcp
+    prometheus: PrometheusAccess | None = dataclasses.field(default=None, init=False)  # with-prometheus
+    signing: supply_chain.Signing | None = dataclasses.field(default=None, init=False)  # with-(keyless-)signing
 
     def _with(self, **changes) -> "Dojangkok":
         new = copy.copy(self)

@@ -22,11 +22,11 @@ import dagger
 from . import oci
 from .catalogue import Cloud, Service
 from .credentials import Access, endpoint_url
-from .deploy import DeployResult, Outcome
+from .deploy import DeployError, DeployResult, Outcome
 from .deploy.analysis import AnalysisGate
 from .deploy.blue_green import AwsClients, BlueGreen, aws_clients
 from .deploy.cloud_deploy import CloudDeploy, pipeline_and_target
-from .deploy.common import IMAGE_BY_DIGEST, Backoff, parse_image
+from .deploy.common import Backoff, parse_image
 from .deploy.lock import DeployLock
 from .deploy.rolling import GcpClients, RollingUpdate, gcp_clients
 from .environments import Settings
@@ -70,11 +70,17 @@ class Rollout:
         """The image (by digest) the target runs now, "" if it runs none this pipeline deployed."""
         return self.driver.serving(self.service, **self.where)
 
-    def raised(self, image: str, previous: str, error: Exception, seconds: float) -> DeployResult:
-        """The outcome of a rollout that raised `error`: failed, on `previous` until something puts it back."""
-        return DeployResult(service=self.service.name, strategy=self.driver.strategy, target=self.target,
-                            image=image, previous=previous, new=previous, outcome=Outcome.FAILED,
-                            seconds=round(seconds, 3), detail=f"{type(error).__name__}: {error}", raised=True)
+    def outcome_of(self, act: Callable[[], DeployResult], image: str = "", previous: str = "") -> DeployResult:
+        """What `act` (rolling `image` out, or back) returned; when it raised, that error as a failed result, still
+        on `previous` until something puts it back."""
+        started = time.monotonic()
+        try:
+            return act()
+        except Exception as error:  # the other rollouts go on; the caller decides what to put back
+            return DeployResult(service=self.service.name, strategy=self.driver.strategy, target=self.target,
+                                image=image, previous=previous, new=previous, outcome=Outcome.FAILED,
+                                seconds=round(time.monotonic() - started, 3),
+                                detail=f"{type(error).__name__}: {error}", raised=True)
 
 
 class Drivers:
@@ -213,11 +219,7 @@ async def run(services: list[tuple[Service, str]], drivers: Drivers, independent
     before = await _each(rollouts, lambda r: r.current())  # nothing has moved yet: an error here ends the call
 
     def attempt(rollout: Rollout, image: str, previous: str) -> DeployResult:
-        started = time.monotonic()
-        try:
-            return drivers.deploy(rollout, image)
-        except Exception as error:  # the other rollouts go on; this service is put back below
-            return rollout.raised(image, previous, error, time.monotonic() - started)
+        return rollout.outcome_of(lambda: drivers.deploy(rollout, image), image, previous)
 
     results = list(await asyncio.gather(*(asyncio.to_thread(attempt, r, image, previous)
                                           for r, (_, image), previous in zip(rollouts, services, before, strict=True))))
@@ -276,15 +278,7 @@ async def roll_back(services: list[Service], drivers: Drivers) -> list[DeployRes
     """Put every service back on the release before its current one, concurrently; a driver's error is that
     service's outcome, and this returns once every rollback has ended."""
     rollouts = [drivers.rollout(svc) for svc in services]
-
-    def attempt(rollout: Rollout) -> DeployResult:
-        started = time.monotonic()
-        try:
-            return rollout.rollback()
-        except Exception as error:
-            return rollout.raised("", "", error, time.monotonic() - started)
-
-    return list(await asyncio.gather(*(asyncio.to_thread(attempt, r) for r in rollouts)))
+    return list(await asyncio.gather(*(asyncio.to_thread(r.outcome_of, r.rollback) for r in rollouts)))
 
 
 async def _each(rollouts: list[Rollout], read: Callable[[Rollout], str]) -> list[str]:
@@ -301,10 +295,11 @@ async def point_latest(images: list[str], reach: oci.Reach) -> None:
     revert or a rollback has ended."""
 
     def one(image: str) -> None:
-        if not IMAGE_BY_DIGEST.match(image):  # a release this pipeline did not make (no image by digest to name)
+        try:
+            ref = parse_image(image)
+        except DeployError:  # a release this pipeline did not make (no image by digest to name)
             progress(f"latest not moved: what runs now, {image or 'unknown'}, is not an image by digest")
             return
-        ref = parse_image(image)
         location = oci.Location.of(ref.repository)
         progress(f"pointing {location.registry}/{location.repository}:{LATEST} at {ref.digest}")
         landed = oci.tag(oci.reached(reach, location.registry), location, ref.digest, LATEST)

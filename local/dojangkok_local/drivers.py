@@ -9,16 +9,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import boto3
-from dojangkok import release
+from dojangkok import catalogue, release
 from dojangkok.credentials import Access
 from dojangkok.deploy.blue_green import aws_clients
 from dojangkok.deploy.rolling import gcp_clients
 from dojangkok.environments import Settings
 
 from dojangkok_local import BUNDLE_DIR, startup_template
-from dojangkok_local.aws.infra import provision
+from dojangkok_local.aws.infra import ecr_image, provision
 from dojangkok_local.aws.server import EmulatorControl, aws_emulator
-from dojangkok_local.gcp.seed import seed_environment
+from dojangkok_local.gcp.seed import first_image, seed_environment
 from dojangkok_local.gcp.server import FakeGcpServer
 from dojangkok_local.gcp.server import running as gcp_fake
 
@@ -31,6 +31,13 @@ def emulated(settings: Settings, aws_endpoint: str, gcp_endpoint: str) -> releas
         aws=aws_clients(settings.aws.region, aws_endpoint, session=session),
         gcp=gcp_clients(settings.gcp.project, endpoint=gcp_endpoint),
     )
+
+
+def numbered_release(settings: Settings, n: int) -> list[tuple[catalogue.Service, str]]:
+    """Release `n` of frontend (AWS) and ai-server (GCP), as references by digest the emulators accept."""
+    gcp = settings.gcp
+    return [(catalogue.service("frontend"), ecr_image("frontend", str(n))),
+            (catalogue.service("ai-server"), first_image(gcp.region, gcp.project, gcp.repository, "ai-server", n))]
 
 
 def what_runs(drivers: release.Drivers, services: tuple[str, ...] = ("frontend", "ai-server")) -> dict[str, str]:

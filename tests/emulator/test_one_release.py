@@ -18,10 +18,11 @@ import pytest
 from dojangkok import catalogue, release
 from dojangkok.deploy import DeployError, DeployResult, Outcome
 from dojangkok.deploy.analysis import AnalysisGate
+from dojangkok.deploy.blue_green import ACTIVE
 from dojangkok.deploy.lock import LOCK_KEY, DeployLock, DeployLocked, LockRecord
 from dojangkok_local import emulator_polls, settings
 from dojangkok_local.aws.infra import ecr_image
-from dojangkok_local.drivers import fresh_clouds, what_runs
+from dojangkok_local.drivers import fresh_clouds, numbered_release, what_runs
 from dojangkok_local.gcp.seed import first_image
 
 pytestmark = pytest.mark.emulator
@@ -52,16 +53,10 @@ def still_moving(drivers: release.Drivers) -> list[str]:
     group = SETTINGS.aws.groups["frontend"].deployment_group
     active = drivers._aws.codedeploy.list_deployments(
         applicationName=SETTINGS.aws.codedeploy_application, deploymentGroupName=group,
-        includeOnlyStatuses=["Created", "Queued", "InProgress", "Baking", "Ready"])["deployments"]
+        includeOnlyStatuses=sorted(ACTIVE))["deployments"]
     mig = drivers._gcp.groups.get(project=SETTINGS.gcp.project, zone=SETTINGS.gcp.zone,
                                   instance_group_manager=SETTINGS.gcp.groups["ai-server"].instance_group)
     return active + ([] if mig.status.is_stable else [f"{mig.name} updating"])
-
-
-def new_release(n: int) -> list[tuple[catalogue.Service, str]]:
-    gcp = SETTINGS.gcp
-    return [(FRONTEND, ecr_image("frontend", str(n))),
-            (AI_SERVER, first_image(gcp.region, gcp.project, gcp.repository, "ai-server", n))]
 
 
 def break_frontend_green(drivers: release.Drivers) -> None:
@@ -72,7 +67,7 @@ def break_frontend_green(drivers: release.Drivers) -> None:
 async def test_a_service_that_misses_the_release_takes_the_other_cloud_back(drivers):
     before = ai_server_template(drivers)
     break_frontend_green(drivers)
-    results = {r.service: r for r in await release.run(new_release(2), drivers)}
+    results = {r.service: r for r in await release.run(numbered_release(SETTINGS, 2), drivers)}
 
     assert results["frontend"].outcome is Outcome.ROLLED_BACK
     ai = results["ai-server"]
@@ -85,7 +80,7 @@ async def test_a_service_that_misses_the_release_takes_the_other_cloud_back(driv
 async def test_independent_keeps_the_service_that_reached_its_release(drivers):
     before = ai_server_template(drivers)
     break_frontend_green(drivers)
-    results = {r.service: r for r in await release.run(new_release(2), drivers, independent=True)}
+    results = {r.service: r for r in await release.run(numbered_release(SETTINGS, 2), drivers, independent=True)}
 
     assert results["frontend"].outcome is Outcome.ROLLED_BACK
     assert results["ai-server"].outcome is Outcome.SUCCEEDED
@@ -94,12 +89,12 @@ async def test_independent_keeps_the_service_that_reached_its_release(drivers):
 
 async def test_a_release_the_analysis_gate_rejects_goes_back_and_takes_the_other_cloud_back(
         drivers, prometheus, serving):
-    first = await release.run(new_release(1), drivers)  # frontend needs a release to go back to
+    first = await release.run(numbered_release(SETTINGS, 1), drivers)  # frontend needs a release to go back to
     assert {r.outcome for r in first} == {Outcome.SUCCEEDED}
     drivers.gate = AnalysisGate(replace(SETTINGS.analysis, window_seconds=6), prometheus.url)
     before = ai_server_template(drivers)
     with serving(FAULT_ERROR_RATIO="0.5"):  # what users of the new ai-server release get
-        results = {r.service: r for r in await release.run(new_release(2), drivers)}
+        results = {r.service: r for r in await release.run(numbered_release(SETTINGS, 2), drivers)}
 
     ai = results["ai-server"]
     assert ai.outcome is Outcome.ROLLED_BACK, ai.detail
@@ -114,7 +109,7 @@ async def test_a_release_the_analysis_gate_rejects_goes_back_and_takes_the_other
 async def test_a_release_the_analysis_gate_passes_keeps_its_values_in_the_summary(drivers, prometheus, serving):
     drivers.gate = AnalysisGate(replace(SETTINGS.analysis, window_seconds=6), prometheus.url)
     with serving():
-        results = {r.service: r for r in await release.run(new_release(2), drivers)}
+        results = {r.service: r for r in await release.run(numbered_release(SETTINGS, 2), drivers)}
     assert {r.outcome for r in results.values()} == {Outcome.SUCCEEDED}
     assert re.search(r"analysis passed over 6 s: p95 latency \d+ ms <= 500 ms; error rate 0\.0 % <= 10 %",
                      results["ai-server"].detail)
@@ -126,7 +121,7 @@ async def test_a_release_the_analysis_gate_passes_keeps_its_values_in_the_summar
 def released(drivers):
     """Release 1 on both clouds (what a failed release 2 must return to), and a deploy lock whose release records
     what was still moving when it was given back."""
-    first = asyncio.run(release.run(new_release(1), drivers))
+    first = asyncio.run(release.run(numbered_release(SETTINGS, 1), drivers))
     assert {r.outcome for r in first} == {Outcome.SUCCEEDED}, [r.detail for r in first]
     lock, at_release = drivers.lock(), []
     give_back = lock.release
@@ -137,7 +132,7 @@ def released(drivers):
 
 def deploy_release_2(released) -> dict[str, DeployResult]:
     with released.lock.held(record("ci (run 7)")):
-        results = asyncio.run(release.run(new_release(2), released.drivers))
+        results = asyncio.run(release.run(numbered_release(SETTINGS, 2), released.drivers))
     return {r.service: r for r in results}
 
 
@@ -208,10 +203,11 @@ def test_a_service_already_on_the_release_is_not_moved_by_a_revert(released):
 
 
 def test_an_older_release_deployed_again_then_reverted_returns_to_what_ran_before(released):
-    asyncio.run(release.run(new_release(2), released.drivers))  # now release 2 runs
+    asyncio.run(release.run(numbered_release(SETTINGS, 2), released.drivers))  # now release 2 runs
     on_2 = frontend_revision(released.drivers), ai_server_template(released.drivers)
     released.drivers.gcp_control.fail("compute.instanceGroupManagers.patch", status=403)
-    results = {r.service: r for r in asyncio.run(release.run(new_release(1), released.drivers))}  # 1 again: fails
+    # release 1 again: it fails, and what ran before the call is release 2
+    results = {r.service: r for r in asyncio.run(release.run(numbered_release(SETTINGS, 1), released.drivers))}
 
     assert results["frontend"].outcome is Outcome.REVERTED, results["frontend"].detail
     assert (frontend_revision(released.drivers), ai_server_template(released.drivers)) == on_2  # not release 1

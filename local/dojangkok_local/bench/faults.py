@@ -20,14 +20,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from dojangkok import catalogue, release
+from dojangkok import release
 from dojangkok.deploy.lock import LockRecord
 
 from dojangkok_local import emulator_polls, settings
-from dojangkok_local.aws.infra import ecr_image
 from dojangkok_local.aws.server import EmulatorControl
-from dojangkok_local.drivers import fresh_clouds, what_runs
-from dojangkok_local.gcp.seed import first_image
+from dojangkok_local.drivers import fresh_clouds, numbered_release, what_runs
 from dojangkok_local.gcp.server import FakeGcpServer
 
 ENV = "dev"
@@ -56,22 +54,16 @@ FAULTS = (
 )
 
 
-def release_images(n: int) -> list[tuple[catalogue.Service, str]]:
-    gcp = SETTINGS.gcp
-    return [(catalogue.service("frontend"), ecr_image("frontend", str(n))),
-            (catalogue.service("ai-server"), first_image(gcp.region, gcp.project, gcp.repository, "ai-server", n))]
-
-
 def measure(fault: Fault) -> dict:
     with fresh_clouds(SETTINGS) as clouds:
         drivers = clouds.drivers
-        asyncio.run(release.run(release_images(1), drivers))
+        asyncio.run(release.run(numbered_release(SETTINGS, 1), drivers))
         one = what_runs(drivers)
         lock = drivers.lock()
         fault.inject(clouds.aws, clouds.gcp)
         started = time.monotonic()
         with lock.held(LockRecord(ENV, "bench", "deploy", "release 2", ("frontend", "ai-server"))):
-            results = asyncio.run(release.run(release_images(2), drivers))
+            results = asyncio.run(release.run(numbered_release(SETTINGS, 2), drivers))
         seconds = time.monotonic() - started
         end = what_runs(drivers)
         return {

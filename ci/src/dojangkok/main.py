@@ -15,12 +15,13 @@ from typing import Annotated
 import dagger
 from dagger import DefaultPath, Doc, Ignore, check, function, object_type
 
-from . import catalogue, credentials, images, oci, release, supply_chain, testing
+from . import catalogue, credentials, history, images, oci, records, release, supply_chain, testing
 from . import promote as promotion
 from .arguments import BranchArg, CommitArg, EnvArg, FormatArg, VersionArg
-from .build import Build, Image, publish_report
+from .build import REVISION_LABEL, Build, Image, publish_report
 from .credentials import Access, AwsAccess, GcpAccess, PrometheusAccess, endpoint_url
-from .deploy import Outcome
+from .deploy import DeployError, Outcome
+from .deploy.common import parse_image
 from .deploy.lock import LockRecord
 from .environments import SETTINGS_FILE, Environment, check_registry_override, load, parse_overrides
 from .plan import check_inputs, check_signing, make_plan, service_names
@@ -60,6 +61,10 @@ IndependentArg = Annotated[
 ActorArg = Annotated[
     str, Doc("Who runs this, recorded in the environment's deploy lock (CI: the workflow's actor and run)")
 ]
+CommitTimeArg = Annotated[
+    str, Doc("When the commit was made, ISO 8601 (CI: git log -1 --format=%cI): where its lead time starts")
+]
+SinceArg = Annotated[str, Doc("From this long ago (e.g. 30d, 12h, 2w) or this time (ISO 8601, e.g. 2026-12-01)")]
 BreakLockArg = Annotated[
     bool, Doc("Break the environment's deploy lock first: only when its holder's run is gone (killed, lost)")
 ]
@@ -333,30 +338,39 @@ class Dojangkok:
         platform: PlatformArg = None,
         independent: IndependentArg = False,
         actor: ActorArg = "",
+        commit_time: CommitTimeArg = "",
         break_lock: BreakLockArg = False,
         format: FormatArg = OutputFormat.text,
     ) -> str:
         """Publish, then roll out by digest: CodeDeploy Blue/Green on AWS and rolling MIG updates on GCP, at once.
 
         One deploy per environment at a time (a lock in its bundle bucket); a service that does not reach the
-        release puts the others back too.
+        release puts the others back too. Every call leaves a record (`history`, `dora`); a release the analysis
+        gate rolls back is rejected for good.
         """
         when = datetime.now(UTC)  # one dev tag for the lock record, the pre-lock check and the push
         which, tag, chosen, _ = check_inputs(env, branch=branch, version=version, commit=commit, services=service,
                                              when=when, registry_override=self.registry)
+        commit_time = records.check_commit_time(commit_time)
         self.access.check_deploy(chosen)  # before anything is built or pushed
         check_signing(which, self.signing is not None)
         if self.signing is not None:
             supply_chain.check_can_sign(self.signing, commit, self.registry, self.registry_endpoint)
         drivers = await self._drivers(which)
+        store = drivers.records()
+        records.refuse_rejected([store], commit)  # a rejected commit is not even built
         await self._check_existing(chosen, drivers.settings, tag, commit)  # no cloud call before this passes
         lock = drivers.lock()
-        with lock.held(self._lock_record(which, "deploy", tag, chosen, actor), break_lock=break_lock):
+        record = self._release_record(which, "deploy", actor, chosen, commit=commit, commit_time=commit_time, tag=tag)
+        with (lock.held(self._lock_record(which, "deploy", tag, chosen, actor), break_lock=break_lock),
+              records.recorded(store, record) as recording):
             built = await self.defined_build(service, platform)
             settings, published = await built.publish_all(env, branch, version, commit, latest=False, when=when)
+            records.refuse_rejected([store], commit, [p.digest for p in published])
             await self._verify(drivers.settings, [(p.service, p.repository, p.digest) for p in published], commit)
             by_name = {p.service: p.pinned for p in published}
             results = await release.run([(s, by_name[s.name]) for s in chosen], drivers, independent)
+            recording.done(results)
             # latest names what runs: it moves once the release does (a reverted release leaves it where it was)
             reached = {r.service for r in results if r.outcome is Outcome.SUCCEEDED}
             await built.move_latest(settings, [p for p in published if p.service in reached], commit)
@@ -370,26 +384,36 @@ class Dojangkok:
         service: ServiceArg = None,
         independent: IndependentArg = False,
         actor: ActorArg = "",
+        commit_time: Annotated[str, Doc(
+            "When the commit was made, ISO 8601; default: as dev's release record of the commit says")] = "",
         break_lock: BreakLockArg = False,
         format: FormatArg = OutputFormat.text,
     ) -> str:
         """Promote what dev runs for a commit to prd by digest, no rebuild: copy, check digests, roll out.
 
         Each service's dev image must carry the commit's label; the copy goes under prod-{version}-{commit7}, then
-        latest, and must keep its digest. Refused before any push when dev runs another commit.
+        latest, and must keep its digest. Refused before any push when dev runs another commit, or when dev or prd
+        rejected it.
         """
         prd, tag, chosen, override = check_inputs(
             Environment.prd, version=version, commit=commit, services=service, registry_override=self.registry
         )
+        commit_time = records.check_commit_time(commit_time)
         self.access.check_deploy(chosen)
         self.access.check_push({s.registry for s in chosen})
         check_signing(prd, self.signing is not None)
         dev_drivers, prd_drivers = await asyncio.gather(self._drivers(Environment.dev, prd),
                                                          self._drivers(prd, Environment.dev))
+        stores = [dev_drivers.records(), prd_drivers.records()]
+        records.refuse_rejected(stores, commit)
         reach = await self._reach(chosen, dev_drivers.settings, prd_drivers.settings)
         lock = prd_drivers.lock()
-        with lock.held(self._lock_record(prd, "promote", tag, chosen, actor), break_lock=break_lock):
+        record = self._release_record(prd, "promote", actor, chosen, commit=commit, tag=tag,
+                                      commit_time=commit_time or records.commit_time_of(stores[0], commit))
+        with (lock.held(self._lock_record(prd, "promote", tag, chosen, actor), break_lock=break_lock),
+              records.recorded(stores[1], record) as recording):
             found = await asyncio.to_thread(promotion.dev_images, dev_drivers, chosen, commit, reach)
+            records.refuse_rejected(stores, commit, [i.digest for i in found])
             await self._verify(dev_drivers.settings, [(i.service.name, i.repository, i.digest) for i in found], commit)
             published = await promotion.copy_to(
                 found, lambda svc: prd_drivers.settings.image_repository(svc, override), tag, reach)
@@ -397,6 +421,7 @@ class Dojangkok:
                                commit)
             by_name = {p.service: p.pinned for p in published}
             results = await release.run([(s, by_name[s.name]) for s in chosen], prd_drivers, independent)
+            recording.done(results)
             await release.point_latest([r.image for r in results if r.outcome is Outcome.SUCCEEDED], reach)
         return release.check_outcomes(results, release.report(results, format, broken=lock.broken))
 
@@ -447,19 +472,113 @@ class Dojangkok:
         break_lock: BreakLockArg = False,
         format: FormatArg = OutputFormat.text,
     ) -> str:
-        """Put every selected service back on its previous successful release."""
+        """Put every selected service back on its previous successful release.
+
+        The release it returns to is checked first, as deploy checks a new one: not rejected, and (with
+        with-signing) signed, with provenance naming the commit its image's label names.
+        """
         chosen = catalogue.select(service_names(service) or None)
         self.access.check_deploy(chosen)
         self.access.check_push({s.registry for s in chosen})  # latest follows what runs
         which = Environment(env)
         drivers = await self._drivers(which)
+        store = drivers.records()
         reach = await self._reach(chosen, drivers.settings)
+
+        async def check(targets: list[tuple[catalogue.Service, str]]) -> None:
+            records.refuse_rejected([store], "", [image.partition("@")[2] for _, image in targets])
+            await asyncio.gather(*(self._verify_returned(drivers.settings, svc, image, reach)
+                                   for svc, image in targets))
+
         lock = drivers.lock()
-        with lock.held(self._lock_record(which, "rollback", "the current release", chosen, actor),
-                       break_lock=break_lock):
-            results = await release.roll_back(chosen, drivers)
+        with (lock.held(self._lock_record(which, "rollback", "the current release", chosen, actor),
+                        break_lock=break_lock),
+              records.recorded(store, self._release_record(which, "rollback", actor, chosen)) as recording):
+            results = await release.roll_back(chosen, drivers, check)
+            recording.done(results)
             await release.point_latest([r.image for r in results if r.outcome is Outcome.SUCCEEDED], reach)
         return release.check_outcomes(results, release.report(results, format, rollback=True, broken=lock.broken))
+
+    async def _verify_returned(self, settings, svc: catalogue.Service, image: str, reach: oci.Reach) -> None:
+        """The checks deploy makes, on a release a rollback returns to: its commit is the one its label names."""
+        if self.signing is None:
+            return
+        try:
+            ref = parse_image(image)
+        except DeployError as error:
+            raise supply_chain.VerifyRefused(image or svc.name, "signature",
+                                             f"not an image by digest ({error})") from error
+        location = oci.Location.of(ref.repository)
+        _, labels = await asyncio.to_thread(oci.describe, oci.reached(reach, location.registry),
+                                            location.repository, ref.digest)
+        await self._verify(settings, [(svc.name, ref.repository, ref.digest)], labels.get(REVISION_LABEL, ""))
+
+    @function(cache="never")
+    async def history(
+        self,
+        env: Annotated[Environment, Doc("The environment whose records to read: dev or prd")],
+        service: Annotated[list[str] | None, Doc("Only the calls that touched these services")] = None,
+        since: SinceArg = "30d",
+        format: FormatArg = OutputFormat.text,
+    ) -> str:
+        """What deploy, promote and rollback did in an environment, newest first: one row per call, both clouds.
+
+        Read from the release records in the environment's bundle bucket (outcome per service, images by digest,
+        commit, actor, start and end, and the cause when it did not succeed everywhere).
+        """
+        start = history.parse_since(since)
+        chosen = set(service_names(service)) if service else None
+        store = (await self._records_of(Environment(env))).read(start)
+        return history.history(store, chosen, format, Environment(env).value)
+
+    @function(cache="never")
+    async def dora(
+        self,
+        env: Annotated[Environment, Doc("The environment to measure, usually prd")],
+        since: SinceArg = "90d",
+        format: FormatArg = OutputFormat.text,
+    ) -> str:
+        """The four DORA metrics of an environment, from its release records; a release across both clouds counts
+        once.
+
+        Deployment frequency: releases (deploys and promotes) per day, bucketed as Four Keys does (daily: the
+        median week has releases on 3 days or more; weekly: most weeks have one; monthly: most months; else
+        yearly). Lead time for changes: median from --commit-time to the end of the release that made it serve.
+        Change failure rate: releases that were rolled back (by the gate or a failed rollout), reverted, failed,
+        or later rolled back, over all releases. Time to restore: median from the start of a failed release to
+        the end of the call that put the release before it back. Markdown adds a weekly chart (Mermaid).
+        """
+        start = history.parse_since(since)
+        found = (await self._records_of(Environment(env))).read()  # a later rollback can fail an earlier release
+        return history.report(history.dora(found, start, datetime.now(UTC), Environment(env).value), format)
+
+    @function(cache="never")
+    async def reject(
+        self,
+        env: Annotated[Environment, Doc("The environment where the release was judged bad")],
+        commit: Annotated[str, Doc("The release's commit (7 to 40 hex characters)")],
+        reason: Annotated[str, Doc("Why, for whoever tries to roll it out again")],
+        actor: ActorArg = "",
+    ) -> str:
+        """Reject a release for good: deploy and promote refuse its commit and its images' digests from now on.
+
+        Its digests are those the environment's records name for the commit. The analysis gate rejects a release
+        it rolls back the same way.
+        """
+        check_inputs(Environment.prd, version="v0.0.0", commit=commit)  # the commit's form, as prd checks it
+        if not reason.strip():
+            raise ValueError("reject needs --reason: say why, for whoever tries to roll it out again")
+        store = await self._records_of(Environment(env))
+        kept = store.reject(records.Rejection(environment=Environment(env).value, commit=commit.lower(),
+                                              digests=records.digests_of(store.read(), commit),
+                                              reason=reason.strip(), by=actor or "unknown (no --actor)"))
+        return kept.describe() + "".join(f"\n  {d}" for d in kept.digests) + "\n"
+
+    async def _records_of(self, env: Environment) -> records.Records:
+        if self.aws is None:
+            raise credentials.CredentialsError(f"the release records are in the S3 bundle bucket: call "
+                                               f"{credentials.AWS_FLAGS} before this function")
+        return (await self._drivers(env)).records()
 
     async def _drivers(self, env: Environment, *also: Environment) -> release.Drivers:
         """The deploy drivers of `env`, their cloud clients built (the secrets are read here, once); `also`: other
@@ -467,6 +586,12 @@ class Dojangkok:
         settings = load(env, text=await self.source.file(SETTINGS_FILE).contents(),
                         environ=parse_overrides(env, self.override, also))
         return await release.Drivers(settings, self.access, *await release.deploy_files(self.source)).prepare()
+
+    @staticmethod
+    def _release_record(env: Environment, action: str, actor: str, chosen, **fields: str) -> records.Record:
+        return records.Record(environment=env.value, action=action, started=records.now(), ended="",
+                              actor=actor or "unknown (no --actor)", services=tuple(s.name for s in chosen),
+                              **fields)
 
     @staticmethod
     def _lock_record(env: Environment, action: str, what: str, chosen, actor: str) -> LockRecord:

@@ -13,7 +13,7 @@ import asyncio
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -30,6 +30,7 @@ from .deploy.common import Backoff, parse_image
 from .deploy.lock import DeployLock
 from .deploy.rolling import GcpClients, RollingUpdate, gcp_clients
 from .environments import Settings
+from .records import Records
 from .report import OutputFormat, Section, progress, render
 from .tags import LATEST
 
@@ -62,13 +63,20 @@ class Rollout:
         """Put the target back on `previous`, exactly; one that runs it already is left alone."""
         return self.driver.restore(self.service, previous, **self.where)
 
-    def rollback(self) -> DeployResult:
-        """Back to the release before the current one."""
-        return self.driver.rollback(self.service, **self.where)
+    def release_before(self) -> tuple[str, str]:
+        """The release before the current one: what `restore` takes to go back to it, and its image."""
+        return self.driver.release_before(self.service, **self.where)
 
     def serving(self) -> str:
         """The image (by digest) the target runs now, "" if it runs none this pipeline deployed."""
         return self.driver.serving(self.service, **self.where)
+
+    def served(self) -> str:
+        """`serving`, or "" where the strategy cannot tell (Cloud Deploy): for the record, never a reason to stop."""
+        try:
+            return self.serving()
+        except DeployError:
+            return ""
 
     def outcome_of(self, act: Callable[[], DeployResult], image: str = "", previous: str = "") -> DeployResult:
         """What `act` (rolling `image` out, or back) returned; when it raised, that error as a failed result, still
@@ -119,6 +127,10 @@ class Drivers:
         """The environment's deploy lock, in its bundle bucket (check_deploy made sure AWS access was given)."""
         return DeployLock(self._aws.s3, self.settings.aws.bundle_bucket, self.settings.environment.value, progress)
 
+    def records(self) -> Records:
+        """The environment's release records, in its bundle bucket beside the lock."""
+        return Records(self._aws.s3, self.settings.aws.bundle_bucket, self.settings.environment.value, progress)
+
     def rollout(self, svc: Service) -> Rollout:
         """The service's target behind the one interface every strategy has: the only place that picks one."""
         if svc.cloud is Cloud.AWS:
@@ -139,9 +151,9 @@ class Drivers:
             return replace(result, detail="; ".join(filter(None, [result.detail, str(verdict)])))
         back = rollout.restore(result.previous)
         if back.outcome is not Outcome.SUCCEEDED:
-            return followed_by(result, back, outcome=Outcome.FAILED, detail=f"{verdict}; the rollback failed: "
-                               f"{back.detail}")
-        return followed_by(result, back, outcome=Outcome.ROLLED_BACK, new=back.new,
+            return followed_by(result, back, outcome=Outcome.FAILED, breach=str(verdict),
+                               detail=f"{verdict}; the rollback failed: {back.detail}")
+        return followed_by(result, back, outcome=Outcome.ROLLED_BACK, new=back.new, breach=str(verdict),
                            detail=f"{verdict}; rolled back to {back.new}")
 
     def aws_group(self, svc: Service) -> dict[str, str]:
@@ -217,12 +229,15 @@ async def run(services: list[tuple[Service, str]], drivers: Drivers, independent
     """
     rollouts = [drivers.rollout(svc) for svc, _ in services]
     before = await _each(rollouts, lambda r: r.current())  # nothing has moved yet: an error here ends the call
+    served = await _each(rollouts, lambda r: r.served())
 
-    def attempt(rollout: Rollout, image: str, previous: str) -> DeployResult:
-        return rollout.outcome_of(lambda: drivers.deploy(rollout, image), image, previous)
+    def attempt(rollout: Rollout, image: str, previous: str, previous_image: str) -> DeployResult:
+        result = rollout.outcome_of(lambda: drivers.deploy(rollout, image), image, previous)
+        return replace(result, previous_image=previous_image)
 
-    results = list(await asyncio.gather(*(asyncio.to_thread(attempt, r, image, previous)
-                                          for r, (_, image), previous in zip(rollouts, services, before, strict=True))))
+    results = list(await asyncio.gather(*(asyncio.to_thread(attempt, r, image, previous, image_before)
+                                          for r, (_, image), previous, image_before
+                                          in zip(rollouts, services, before, served, strict=True))))
     if all(r.outcome is Outcome.SUCCEEDED for r in results):
         return results
     if independent:
@@ -274,11 +289,27 @@ async def put_back(results: list[DeployResult], rollouts: list[Rollout], before:
     return results
 
 
-async def roll_back(services: list[Service], drivers: Drivers) -> list[DeployResult]:
-    """Put every service back on the release before its current one, concurrently; a driver's error is that
-    service's outcome, and this returns once every rollback has ended."""
+async def roll_back(services: list[Service], drivers: Drivers,
+                    check: Callable[[list[tuple[Service, str]]], Awaitable[None]] | None = None
+                    ) -> list[DeployResult]:
+    """Put every service back on the release before its current one, concurrently.
+
+    The releases to return to are found first and handed to `check` (service, image each), which refuses by
+    raising before anything moves; then every restore runs to its end, a driver's error that service's outcome.
+    """
     rollouts = [drivers.rollout(svc) for svc in services]
-    return list(await asyncio.gather(*(asyncio.to_thread(r.outcome_of, r.rollback) for r in rollouts)))
+    targets = await _each(rollouts, lambda r: r.release_before())
+    if check is not None:
+        await check([(r.service, image) for r, (_, image) in zip(rollouts, targets, strict=True)])
+    served = await _each(rollouts, lambda r: r.served())
+
+    def attempt(rollout: Rollout, target: str, image: str, previous_image: str) -> DeployResult:
+        result = rollout.outcome_of(lambda: rollout.restore(target), image)
+        return replace(result, previous_image=previous_image)
+
+    return list(await asyncio.gather(*(asyncio.to_thread(attempt, r, target, image, image_before)
+                                       for r, (target, image), image_before in zip(rollouts, targets, served,
+                                                                                  strict=True))))
 
 
 async def _each(rollouts: list[Rollout], read: Callable[[Rollout], str]) -> list[str]:

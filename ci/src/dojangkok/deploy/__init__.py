@@ -31,6 +31,8 @@ class DeployResult:
     detail: str = ""
     api_calls: dict[str, int] = field(default_factory=dict)
     raised: bool = False  # the driver raised: `new` is what ran before, unless a restore says otherwise
+    previous_image: str = ""  # the image (by digest) the target served before the call, for the release record
+    breach: str = ""  # the analysis gate's verdict, when a breach rolled this release back
 
     def as_dict(self) -> dict:
         return {k: (str(v) if isinstance(v, enum.Enum) else v) for k, v in self.__dict__.items()}

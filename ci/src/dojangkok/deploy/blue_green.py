@@ -325,7 +325,13 @@ class BlueGreen:
             return self._last_successful_revision(self._checked_group(application, deployment_group))
 
     def rollback(self, service: Service | str, *, application: str, deployment_group: str) -> DeployResult:
-        """Redeploy the release before the one serving now, through the same Blue/Green path.
+        """Redeploy the release before the one serving now, through the same Blue/Green path."""
+        before, _ = self.release_before(service, application=application, deployment_group=deployment_group)
+        return self.restore(service, before, application=application, deployment_group=deployment_group)
+
+    def release_before(self, service: Service | str, *, application: str, deployment_group: str
+                       ) -> tuple[str, str]:
+        """The release before the one serving now: the revision `restore` takes, and its image.
 
         Releases are ordered by when each revision first succeeded, so rolling back twice walks back two releases
         (a, b, c -> b -> a) instead of flipping between the last two.
@@ -344,8 +350,7 @@ class BlueGreen:
                 f"{target} serves {_location(history[0]['revision'])}, its first release: there is no earlier "
                 "release to roll back to (deploy a digest instead)"
             )
-        return self.restore(service, _location(earlier["revision"]), application=application,
-                            deployment_group=deployment_group)
+        return _location(earlier["revision"]), _image_of(earlier)
 
     def restore(self, service: Service | str, previous: str, *, application: str, deployment_group: str
                 ) -> DeployResult:

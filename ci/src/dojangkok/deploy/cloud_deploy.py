@@ -271,13 +271,21 @@ class CloudDeploy(GoogleApiCalls):
 
     def rollback(self, service: str | Service) -> DeployResult:
         """Put the target back on the release it ran before the current one."""
+        return self.restore(service, self.release_before(service)[0])
+
+    def release_before(self, service: str | Service) -> tuple[str, str]:
+        """The release the target ran before the current one (what `restore` takes), and its image."""
         svc = rolling_service(service)
         self._check()
         served = self._served(svc, 2)
         if len(served) < 2:
             raise DeployError(f"{svc.name} has no earlier successful release on {self.target} to roll back to "
                               "(deploy a known-good image by digest instead)")
-        return self.restore(svc, served[1])
+        return served[1], self._image_of(svc, served[1])
+
+    def _image_of(self, svc: Service, release: str) -> str:
+        artifacts = self._call(RELEASES_GET, self.client.get_release, name=release).build_artifacts
+        return next((a.tag for a in artifacts if a.image == svc.name), "")
 
     def restore(self, service: str | Service, previous: str) -> DeployResult:
         """Put the target on the release `previous` (one `current` returned) with rollbackTarget; a target
@@ -297,8 +305,7 @@ class CloudDeploy(GoogleApiCalls):
         if not previous:
             return result(Outcome.FAILED, now, "", f"{self.target} ran no release before, so there is none to put "
                           "back: deploy a known-good image by digest")
-        artifacts = self._call(RELEASES_GET, self.client.get_release, name=previous).build_artifacts
-        image = next((a.tag for a in artifacts if a.image == svc.name), "")
+        image = self._image_of(svc, previous)
         if now == previous:
             return result(Outcome.SUCCEEDED, now, image, f"{self.target} runs {previous}, as before")
         back = self._rollback_target("-rollback", previous)

@@ -500,7 +500,7 @@ class RollingUpdate(GoogleApiCalls):
                                   instance_template=last_segment(mig.instance_template))
         except gexc.NotFound as error:
             raise DeployError(f"{self.group_path(group)} or its instance template does not exist") from error
-        return next((i.value for i in template.properties.metadata.items if i.key == METADATA_IMAGE), "")
+        return _image_in(template)
 
     def current(self, service: str | Service, *, group: str) -> str:
         """The instance template the group runs now: what `restore` puts back."""
@@ -513,12 +513,21 @@ class RollingUpdate(GoogleApiCalls):
 
     def rollback(self, service: str | Service, *, group: str) -> DeployResult:
         """Put the group back on the template its current one replaced, and wait until it is stable there."""
+        return self.restore(service, self.release_before(service, group=group)[0], group=group)
+
+    def release_before(self, service: str | Service, *, group: str) -> tuple[str, str]:
+        """The template the group's current one replaced (what `restore` takes), and its image."""
         current = self.current(service, group=group)
         previous = self._previous_of(group, current)
         if not previous:
             raise DeployError(f"{group} runs {current} and no earlier template of it is known: nothing to roll "
                               "back to (deploy a known-good image by digest instead)")
-        return self.restore(service, previous, group=group)
+        try:
+            template = self._call(TEMPLATES_GET, self.templates.get, project=self.project, instance_template=previous)
+        except gexc.NotFound as error:
+            raise DeployError(f"{group}'s previous template {previous} was deleted: deploy a known-good image by "
+                              "digest instead") from error
+        return previous, _image_in(template)
 
     def restore(self, service: str | Service, previous: str, *, group: str) -> DeployResult:
         """Put the group on the template `previous` (one `current` returned) and wait until it is stable there;
@@ -534,7 +543,7 @@ class RollingUpdate(GoogleApiCalls):
         except gexc.NotFound as error:
             raise DeployError(f"{group}'s previous template {previous} was deleted: deploy a known-good image by "
                               "digest instead") from error
-        image = next((i.value for i in known_good.properties.metadata.items if i.key == METADATA_IMAGE), "")
+        image = _image_in(known_good)
         if now != previous:
             self.progress(f"{svc.name}: putting {group} back from {now} on {previous}")
             self._switch(group, previous)
@@ -595,3 +604,8 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def _image_in(template: Any) -> str:
+    """The image (by digest) an instance template runs, "" for one this pipeline did not make."""
+    return next((i.value for i in template.properties.metadata.items if i.key == METADATA_IMAGE), "")

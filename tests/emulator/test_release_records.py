@@ -152,12 +152,13 @@ def test_rollback_refuses_a_rejected_release_before_anything_moves(drivers):
 
 
 def test_a_person_rejects_a_commit_with_the_digests_its_records_name_and_the_first_rejection_stays(drivers):
-    deploy(drivers, 1, commit="c0ffee1" * 5 + "c0ffe")
+    full = "c0ffee1" * 5 + "c0ffe"
+    deploy(drivers, 1, commit=full)
     store = drivers.records()
-    digests = records.digests_of(store.read(), "c0ffee1")
-    assert set(digests) == {image.partition("@")[2] for image in images(1).values()}
-    first = store.reject(Rejection(environment=ENV, commit="c0ffee1", digests=digests, reason="leaks data", by="bob"))
-    again = store.reject(Rejection(environment=ENV, commit="c0ffee1", digests=(), reason="other", by="carol"))
+    first = store.reject(records.rejection_of(store.read(), ENV, "C0FFEE1", "leaks data", "bob"))
+    assert first.commit == full  # named in full, as the records know it
+    assert set(first.digests) == {image.partition("@")[2] for image in images(1).values()}
+    again = store.reject(records.rejection_of(store.read(), ENV, full, "other", "carol"))
     assert again == first and store.rejections() == [first]
 
 

@@ -13,8 +13,8 @@ from dojangkok_local.engine.cli import call, dagger
 
 pytestmark = pytest.mark.engine
 
-FUNCTIONS = ("build", "deploy", "plan", "publish", "rollback", "sbom", "test", "with-aws", "with-gcp", "with-registry",
-             "with-signing")
+FUNCTIONS = ("build", "deploy", "dora", "history", "plan", "promote", "publish", "reject", "rollback", "sbom", "test",
+             "with-aws", "with-gcp", "with-registry", "with-signing")
 
 
 def test_the_cli_is_the_release_the_module_names(engine_env):

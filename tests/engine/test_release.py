@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from datetime import datetime
 
 import boto3
 import pytest
@@ -93,15 +94,24 @@ def test_deploy_rolls_out_both_clouds_by_digest(images_built, clouds, registry, 
     assert "CreateDeployment" in {c.get("operation") for c in aws.calls()}
 
 
-def test_an_unhealthy_green_rolls_back_and_takes_the_other_cloud_back_too(images_built, clouds, registry,
-                                                                          registry_api):
+def ask(clouds, registry, *function: str) -> list | dict:
+    """A function that reads the environment's records, through the CLI, as JSON."""
+    aws, gcp = clouds
+    return json.loads(dagger("call", *Emulated(registry, aws.endpoint, gcp.endpoint).arguments(), *function,
+                             "--format", "json").stdout)
+
+
+def test_an_unhealthy_green_rolls_back_takes_the_other_cloud_back_and_is_on_record(images_built, clouds, registry,
+                                                                                   registry_api):
     aws, _ = clouds
     dev = settings("dev").aws
     EmulatorControl(aws.endpoint).set_green_health(
         dev.codedeploy_application, dev.groups["frontend"].deployment_group, "unhealthy"
     )
     latest_before = {name: latest(registry_api, name) for name in SERVICES.split(",")}
-    failed = deploy(clouds, registry, check=False, fmt="text")
+    commit = "f6" * 20
+    failed = deploy(clouds, registry, "--commit", commit, "--commit-time", "2026-12-07T01:00:00Z", "--actor", "alice",
+                    check=False, fmt="text")
     assert failed.returncode != 0 and failed.stdout.strip() == ""
     # latest names what runs: a release that did not land moves it nowhere
     assert {name: latest(registry_api, name) for name in SERVICES.split(",")} == latest_before
@@ -111,6 +121,31 @@ def test_an_unhealthy_green_rolls_back_and_takes_the_other_cloud_back_too(images
     assert re.search(r"frontend\s+codedeploy-blue-green\s+rolled-back", failed.stderr)
     assert re.search(r"ai-server\s+\S+\s+reverted", failed.stderr)
     assert re.search(r"ai-server\s+reverted because frontend rolled-back; back on \S+", failed.stderr)
+
+    # On record: history shows the call, dora counts it as a failed release restored when the call ended.
+    (row,) = ask(clouds, registry, "history", "--env", "dev")
+    assert (row["action"], row["outcome"], row["commit"], row["actor"]) == ("deploy", "rolled-back", commit, "alice")
+    assert {c["service"]: c["outcome"] for c in row["changes"]} == {"frontend": "rolled-back", "ai-server": "reverted"}
+    assert row["cause"].startswith("frontend rolled-back: ")
+    metrics = ask(clouds, registry, "dora", "--env", "dev", "--since", "1d")
+    took = (datetime.fromisoformat(row["ended"]) - datetime.fromisoformat(row["started"])).total_seconds()
+    assert (metrics["deployments"], metrics["failures"], metrics["change_failure_rate"]) == (1, 1, 1.0)
+    assert metrics["time_to_restore_seconds"] == took and metrics["lead_time_seconds"] is None
+
+    # Rejected by a person: deploy refuses the commit before the lock, a build, a push or a rollout.
+    rejected = dagger("call", *Emulated(registry, aws.endpoint).arguments(), "reject", "--env", "dev",
+                      "--commit", commit[:7], "--reason", "breaks contract uploads", "--actor", "bob").stdout
+    for change in row["changes"]:
+        assert change["image"].partition("@")[2] in rejected  # the digests its records name
+    tags = {name: registry_api.tags(f"dojangkok/{name}") for name in SERVICES.split(",")}
+    aws.reset_calls()
+    refused = deploy(clouds, registry, "--commit", commit, check=False, fmt="text")
+    assert refused.returncode != 0
+    assert re.search(rf"commit {commit[:12]} was rejected in dev at \S+ by bob: breaks contract uploads",
+                     refused.stderr)
+    assert {name: registry_api.tags(f"dojangkok/{name}") for name in SERVICES.split(",")} == tags
+    assert not {"PutObject", "CreateDeployment"} & {c.get("operation") for c in aws.calls()}
+    assert len(ask(clouds, registry, "history", "--env", "dev")) == 1
 
 
 def test_a_cloud_error_mid_deploy_leaves_both_clouds_latest_and_the_lock_as_they_were(images_built, clouds, registry,

@@ -13,7 +13,9 @@ from __future__ import annotations
 import re
 
 import pytest
+from dojangkok_local import settings
 from dojangkok_local.bench.zero_downtime import RELEASES, UNDRAINED
+from dojangkok_local.drivers import emulated
 from dojangkok_local.zero_downtime import SLOW, Release, Stack
 
 # One fleet network (dojangkok_local.fleet's bridge) on the machine: these scenarios share one pytest-xdist worker.
@@ -99,3 +101,15 @@ def test_a_release_the_analysis_gate_breaches_goes_back_on_both_clouds(gated_sta
     assert not [p for p in outcome.problems if "after the call" in p], outcome.problems
     ai_servers = [i for i in gated_stack.fleet.instances.values() if "/ai-server@" in i.release]
     assert {gated_stack.release_of(i.address) for i in ai_servers} == {GOOD.name}
+
+    # Rejected for good: the record names the breach, and the commit is refused before the lock or any build.
+    store = emulated(settings("dev"), gated_stack.aws.endpoint, gated_stack.gcp.endpoint).records()
+    gated = store.read()[-1]
+    assert (gated.commit, gated.outcome) == (FAULTY.commit, "rolled-back") and re.search(breach, gated.cause)
+    gated_stack.aws.reset_calls()
+    again = gated_stack.deploy(BOTH, FAULTY)
+    assert again.returncode != 0
+    assert f"commit {FAULTY.commit[:12]} was rejected in dev" in again.stderr
+    assert "by the analysis gate: ai-server: analysis breached over 20 s" in again.stderr
+    assert not {"PutObject", "CreateDeployment"} & {c.get("operation") for c in gated_stack.aws.calls()}
+    assert store.read()[-1] == gated  # no lock taken, nothing rolled out, nothing recorded

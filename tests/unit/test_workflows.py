@@ -236,13 +236,19 @@ def test_the_module_gets_the_oidc_session_as_dagger_secrets():
             if "plan" in functions or "test" in functions:
                 assert not CREDENTIAL_VARIABLES.search(step["with"]["call"]), "plan and test touch no cloud"
                 continue
-            aws, gcp = functions["with-aws"], functions["with-gcp"]
+            aws = functions["with-aws"]
             assert aws["--access-key-id"] == "env:AWS_ACCESS_KEY_ID", name
             assert aws["--secret-access-key"] == "env:AWS_SECRET_ACCESS_KEY", name
             assert aws["--session-token"] == "env:AWS_SESSION_TOKEN", name  # a role session, not a user key
+            assert "--endpoint" not in aws, "production talks to the clouds themselves"
+            assert order.index(AWS_CREDENTIALS) < index, name
+            if "dora" in functions:
+                assert "with-gcp" not in functions, "dora reads the release records in the bundle bucket only"
+                continue
+            gcp = functions["with-gcp"]
             assert gcp["--credentials"] == '"file:$GOOGLE_APPLICATION_CREDENTIALS"', name
-            assert "--endpoint" not in aws and "--endpoint" not in gcp, "production talks to the clouds themselves"
-            assert order.index(AWS_CREDENTIALS) < index and order.index(GCP_AUTH) < index, name
+            assert "--endpoint" not in gcp, "production talks to the clouds themselves"
+            assert order.index(GCP_AUTH) < index, name
 
 
 def test_deploy_jobs_authenticate_with_oidc_roles_from_variables():
@@ -313,13 +319,20 @@ def test_main_deploys_dev_tags_promote_to_prd_and_dispatch_rolls_back():
     assert last(dev, "deploy")["--env"] == "dev" and last(dev, "deploy")["--branch"] == '"$BRANCH"'
     assert last(dev, "deploy")["--commit"] == '"$COMMIT"'
     # ... and a tag promotes exactly those images: prd builds nothing.
-    assert [next(iter(set(c) - declared)) for c in dagger_chains(prd)] == ["plan", "promote"]
+    assert [next(iter(set(c) - declared)) for c in dagger_chains(prd)] == ["plan", "promote", "dora"]
     assert (last(prd, "promote")["--version"], last(prd, "promote")["--commit"]) == ('"$VERSION"', '"$COMMIT"')
     assert last(rollback, "rollback")["--env"] == '"$TARGET_ENV"'
     assert last(rollback, "rollback")["--break-lock"] == '"$BREAK_LOCK"'  # a killed run's lock can be broken
+    # dev records its commit's time, where the lead time starts; every prd run ends with prd's DORA metrics.
+    assert last(dev, "deploy")["--commit-time"] == '"$COMMIT_TIME"'
+    for job in (prd, rollback):
+        assert last(job, "dora") == {"--env": "prd", "--format": "markdown"}
+        dora = next(step for step in job["steps"] if step.get("id") == "dora")
+        assert "!cancelled()" in dora["if"]  # after a failed rollout too: that is when the figures change
+        assert job["steps"][-1]["env"]["DORA"].replace(" ", "") == "${{steps.dora.outputs.output}}"
     # Every plan, deploy and promote verifies against the one pinned signer; only dev's deploy signs (keyless).
     for chain in dagger_chains(dev) + dagger_chains(prd):
-        if "test" not in chain:  # the services' tests sign and verify nothing
+        if not {"test", "dora"} & set(chain):  # the services' tests and the records' metrics touch no image
             assert chain["with-keyless-signing"]["--identity"] == '"$SIGNER"'
     assert last(dev, "with-keyless-signing")["--oidc-request-token"] == "env:ACTIONS_ID_TOKEN_REQUEST_TOKEN"
     assert "--oidc-request-token" not in last(prd, "with-keyless-signing")

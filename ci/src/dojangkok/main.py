@@ -569,9 +569,8 @@ class Dojangkok:
         if not reason.strip():
             raise ValueError("reject needs --reason: say why, for whoever tries to roll it out again")
         store = await self._records_of(Environment(env))
-        kept = store.reject(records.Rejection(environment=Environment(env).value, commit=commit.lower(),
-                                              digests=records.digests_of(store.read(), commit),
-                                              reason=reason.strip(), by=actor or "unknown (no --actor)"))
+        kept = store.reject(records.rejection_of(store.read(), Environment(env).value, commit, reason.strip(),
+                                                 actor or "unknown (no --actor)"))
         return kept.describe() + "".join(f"\n  {d}" for d in kept.digests) + "\n"
 
     async def _records_of(self, env: Environment) -> records.Records:

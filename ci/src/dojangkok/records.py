@@ -252,10 +252,12 @@ def same_commit(a: str, b: str) -> bool:
     return bool(a and b and (a.startswith(b) or b.startswith(a)))
 
 
-def digests_of(found: Iterable[Record], commit: str) -> tuple[str, ...]:
-    """The digests of every image the records roll out for `commit`."""
-    return tuple(sorted({image.partition("@")[2] for r in found if same_commit(r.commit, commit)
-                         for image in r.images}))
+def rejection_of(found: Iterable[Record], environment: str, commit: str, reason: str, by: str) -> Rejection:
+    """A person's rejection of `commit`: named in full, and with every image digest, as the records know them."""
+    ours = [r for r in found if same_commit(r.commit, commit)]
+    return Rejection(environment=environment, commit=max((r.commit for r in ours), key=len, default=commit.lower()),
+                     digests=tuple(sorted({image.partition("@")[2] for r in ours for image in r.images})),
+                     reason=reason, by=by)
 
 
 def commit_time_of(store: Records, commit: str) -> str:

@@ -313,8 +313,13 @@ def check_call(call: Call) -> Problem | None:
 
 
 def check(calls: Iterable[Call], workers: int = 4) -> list[Problem]:
+    """Every line through the CLI, each distinct one once (a line copied to several places is one CLI call); a
+    problem is reported at every place the line is."""
+    calls = list(calls)
+    distinct = list({call.argv: call for call in calls}.values())
     with concurrent.futures.ThreadPoolExecutor(workers) as pool:
-        return [problem for problem in pool.map(check_call, calls) if problem is not None]
+        found = dict(zip((c.argv for c in distinct), pool.map(check_call, distinct), strict=True))
+    return [Problem(call, problem.message) for call in calls if (problem := found[call.argv]) is not None]
 
 
 def default_sources(root: Path = ROOT) -> list[Path]:

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import httpx
+from dojangkok import catalogue
 
 from dojangkok_local.registry import free_port
 
@@ -63,9 +64,12 @@ class Prometheus:
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def watch(self, service: str, addresses: list[str]) -> None:
-        """Scrape `service` at these host:port addresses (replacing what it had), labelled as production's SD does."""
+        """Scrape `service` at these host:port addresses (replacing what it had), on its catalogue metrics path,
+        labelled as production's SD does."""
         self.targets[service] = list(addresses)
-        groups = [{"targets": found, "labels": {"service": name}} for name, found in self.targets.items() if found]
+        groups = [{"targets": found,
+                   "labels": {"service": name, "__metrics_path__": catalogue.service(name).metrics_path}}
+                  for name, found in self.targets.items() if found]
         scratch = self.dir / "targets.json.new"
         scratch.write_text(json.dumps(groups))
         scratch.replace(self.dir / "targets.json")  # atomic: Prometheus never reads half a file

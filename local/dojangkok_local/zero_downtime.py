@@ -47,7 +47,8 @@ RATE = 10  # requests per second, the whole time
 QUIET_SECONDS = 3.0  # of load before and after the CLI call
 DEREGISTRATION_DELAY = 10  # seconds a leaving target drains (the target group attribute; ALB default 300)
 CHECK_SECONDS, RISE, FALL = 5, 2, 2  # the target groups' health check: the API's shortest interval (default 30 s, 5, 2)
-PATHS = {"frontend": "/", "ai-server": "/openapi.json", "vllm": "/v1/models"}  # what users ask for, not health
+# What users ask each service for (not its health check).
+PATHS = {"frontend": "/", "backend": "/api/contracts", "ai-server": "/openapi.json", "vllm": "/v1/models"}
 # Test-sized settings through the same overrides a user has: poll often (the emulators answer in seconds); a release
 # that cannot start fails its health check in 2 min, not the 5 min of dev, which still covers a release that pulls
 # and starts while both cores are busy.

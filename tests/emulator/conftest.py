@@ -1,21 +1,25 @@
-"""Fixtures shared by the emulator tier: the monitoring stack (real Prometheus) and a real ai-server under load,
-for the analysis gate."""
+"""Fixtures shared by the emulator tier: the monitoring stack (real Prometheus) and real gated services under load
+(ai-server as its image runs it, backend as its image's jar), for the analysis gate."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 import pytest
+from dojangkok import catalogue
 from dojangkok_local import ROOT
 from dojangkok_local.prometheus import Prometheus
 from dojangkok_local.registry import free_port
+from dojangkok_local.zero_downtime import PATHS
 
 
 @pytest.fixture(scope="session")
@@ -24,33 +28,56 @@ def prometheus() -> Iterator[Prometheus]:
         yield running
 
 
+@pytest.fixture(scope="session")
+def backend_jar(tmp_path_factory) -> Path:
+    """services/backend packaged as its Dockerfile packages it (tests skipped: the services tier runs them), in a
+    copy, so the services' own tests beside this tier keep their target/; offline, from what bootstrap fetched."""
+    build = tmp_path_factory.mktemp("backend")
+    shutil.copy(ROOT / "services" / "backend" / "pom.xml", build)
+    shutil.copytree(ROOT / "services" / "backend" / "src", build / "src")
+    subprocess.run(["mvn", "-B", "-q", "-o", "--no-transfer-progress", "-DskipTests", "package"], cwd=build,
+                   check=True, stdout=subprocess.DEVNULL)
+    return build / "target" / "app.jar"
+
+
 @contextmanager
-def ai_server_release(**faults: str) -> Iterator[str]:
-    """services/ai-server as its image runs it (uvicorn main:app), with the release's fault switches; host:port."""
-    port = free_port()
-    env = {**os.environ, **faults}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "main:app", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=ROOT / "services" / "ai-server", env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
+def running(service: str, command: list[str], cwd: Path, port: int, env: dict[str, str]) -> Iterator[str]:
+    """A release of `service` serving on 127.0.0.1:`port` (once its metrics answer); host:port."""
+    process = subprocess.Popen(command, cwd=cwd, env={**os.environ, **env}, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    metrics = f"http://127.0.0.1:{port}{catalogue.service(service).metrics_path}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120  # a JVM on a busy machine
         while True:
             try:
-                if httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=1).status_code == 200:
+                if httpx.get(metrics, timeout=1).status_code == 200:
                     break
             except httpx.TransportError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError("ai-server did not start") from None
-                time.sleep(0.2)
+                pass
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise RuntimeError(f"{service} did not start")
+            time.sleep(0.2)
         yield f"127.0.0.1:{port}"
     finally:
         process.terminate()
-        process.wait(10)
+        process.wait(30)
+
+
+def ai_server_release(**faults: str) -> contextmanager:
+    """services/ai-server as its image runs it (uvicorn main:app), with the release's fault switches."""
+    port = free_port()
+    return running("ai-server", [sys.executable, "-m", "uvicorn", "main:app", "--host", "127.0.0.1", "--port",
+                                 str(port)], ROOT / "services" / "ai-server", port, faults)
+
+
+def backend_release(jar: Path, **faults: str) -> contextmanager:
+    """services/backend as its image runs it (java -jar app.jar), with the release's fault switches."""
+    port = free_port()
+    return running("backend", ["java", "-jar", str(jar), f"--server.port={port}"], jar.parent, port, faults)
 
 
 @contextmanager
-def users(address: str, per_second: float = 20) -> Iterator[None]:
+def users(address: str, path: str, per_second: float = 20) -> Iterator[None]:
     """Users' requests to a real route while the block runs (open loop: one every 1/per_second s)."""
     stop = threading.Event()
 
@@ -58,7 +85,7 @@ def users(address: str, per_second: float = 20) -> Iterator[None]:
         with httpx.Client(base_url=f"http://{address}", timeout=5) as client:
             while not stop.wait(1 / per_second):
                 try:
-                    client.get("/openapi.json")
+                    client.get(path)
                 except httpx.HTTPError:
                     pass
 
@@ -72,17 +99,20 @@ def users(address: str, per_second: float = 20) -> Iterator[None]:
 
 
 @pytest.fixture
-def serving(prometheus: Prometheus) -> Callable:
-    """Run an ai-server release under users' load, scraped by Prometheus as service ai-server."""
+def serving(prometheus: Prometheus, request: pytest.FixtureRequest) -> Callable:
+    """Run a release of a gated service (ai-server, or backend) under users' load, scraped by Prometheus as that
+    service."""
 
     @contextmanager
-    def run(**faults: str) -> Iterator[str]:
-        with ai_server_release(**faults) as address, users(address):
-            prometheus.watch("ai-server", [address])
-            prometheus.wait_scraped("ai-server")
+    def run(service: str = "ai-server", **faults: str) -> Iterator[str]:
+        release = (ai_server_release(**faults) if service == "ai-server"
+                   else backend_release(request.getfixturevalue("backend_jar"), **faults))
+        with release as address, users(address, PATHS[service]):
+            prometheus.watch(service, [address])
+            prometheus.wait_scraped(service)
             try:
                 yield address
             finally:
-                prometheus.watch("ai-server", [])
+                prometheus.watch(service, [])
 
     return run

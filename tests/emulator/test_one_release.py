@@ -29,7 +29,7 @@ pytestmark = pytest.mark.emulator
 
 ENV = "dev"
 SETTINGS = settings(ENV, environ=emulator_polls(ENV))
-FRONTEND, AI_SERVER = catalogue.service("frontend"), catalogue.service("ai-server")
+FRONTEND, BACKEND, AI_SERVER = (catalogue.service(name) for name in ("frontend", "backend", "ai-server"))
 
 
 @pytest.fixture
@@ -104,6 +104,29 @@ async def test_a_release_the_analysis_gate_rejects_goes_back_and_takes_the_other
     frontend = results["frontend"]  # reached its release on AWS, then put back: one release across both clouds
     assert frontend.outcome is Outcome.REVERTED and "ai-server rolled-back" in frontend.detail
     assert frontend.new == first[0].new  # back on release 1's revision
+
+
+async def test_a_breach_on_backend_rolls_back_backend_and_takes_the_rest_of_the_release_back(
+        drivers, prometheus, serving):
+    gcp = SETTINGS.gcp
+
+    def release_of(n: int) -> list:  # the main service on AWS and ai-server on GCP, one release
+        return [(BACKEND, ecr_image("backend", str(n))),
+                (AI_SERVER, first_image(gcp.region, gcp.project, gcp.repository, "ai-server", n))]
+
+    first = await release.run(release_of(1), drivers)
+    assert {r.outcome for r in first} == {Outcome.SUCCEEDED}, [r.detail for r in first]
+    before = what_runs(drivers, ("backend", "ai-server"))
+    drivers.gate = AnalysisGate(replace(SETTINGS.analysis, window_seconds=6, services="backend"), prometheus.url)
+    with serving("backend", FAULT_ERROR_RATIO="0.5"):  # what users of the new backend release get
+        results = {r.service: r for r in await release.run(release_of(2), drivers)}
+
+    backend = results["backend"]
+    assert backend.outcome is Outcome.ROLLED_BACK, backend.detail
+    # judged by backend's own queries: Micrometer's metrics, as Spring Boot exports them
+    assert re.search(r"error rate \d+\.\d % > 10 % \(query .*http_server_requests_seconds_count", backend.breach)
+    assert results["ai-server"].outcome is Outcome.REVERTED, results["ai-server"].detail
+    assert what_runs(drivers, ("backend", "ai-server")) == before  # both clouds on release 1
 
 
 async def test_a_release_the_analysis_gate_passes_keeps_its_values_in_the_summary(drivers, prometheus, serving):

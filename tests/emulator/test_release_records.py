@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from dataclasses import replace
 
 import pytest
@@ -79,6 +80,15 @@ def test_a_record_is_never_overwritten(drivers):
     with pytest.raises(RecordNotWritten, match="could not be written"):
         store.write(replace(first, actor="someone rewriting the past"))
     assert store.read() == [first]
+
+
+def test_reading_since_a_time_lists_only_the_calls_started_from_then_in_order(drivers):
+    store = drivers.records()
+    times = ["2026-12-01T09:00:00.000+00:00", "2026-12-01T09:00:00.500+00:00", "2026-12-03T18:00:00+09:00"]
+    for started in reversed(times):  # written in any order: the keys order them
+        store.write(replace(draft("deploy"), started=started, ended=started))
+    assert [r.started for r in store.read()] == times
+    assert [r.started for r in store.read(since=datetime(2026, 12, 1, 9, 0, 0, 400000, tzinfo=UTC))] == times[1:]
 
 
 def test_a_release_that_misses_a_service_is_recorded_with_each_outcome_and_the_cause(drivers):

@@ -179,6 +179,8 @@ def test_a_variable_that_names_no_setting_is_refused(variable, message):
         ("DOJANGKOK_DEV_ANALYSIS_ERROR_QUERY", "sum(rate(x{job='$job'}[$window]))",
          r"not \$service or \$window \(\$job\)"),
         ("DOJANGKOK_DEV_ANALYSIS_LATENCY_QUERY", "histogram_quantile(0.95, $ {x})", "write \\$\\$ for a literal"),
+        ("DOJANGKOK_DEV_ANALYSIS_BACKEND_ERROR_QUERY", "sum(rate(x{pod='$pod'}[$window]))",
+         r"\[dev.analysis.backend\] error_query .+ not \$service or \$window \(\$pod\)"),
     ],
 )
 def test_a_bad_override_value_is_refused_naming_the_variable(variable, value, message):
@@ -190,6 +192,14 @@ def test_a_bad_override_value_is_refused_naming_the_variable(variable, value, me
 def test_a_query_template_may_name_its_placeholders_and_a_literal_dollar():
     query = "sum(rate(http_requests_total{job='$service', x='$$'}[$window]))"
     assert load("dev", environ={"DOJANGKOK_DEV_ANALYSIS_ERROR_QUERY": query}).analysis.error_query == query
+
+
+def test_a_service_table_replaces_only_the_queries_it_sets_for_that_service_only():
+    own = "sum(rate(mine_total{service='$service',status=~'5..'}[$window])) / sum(rate(mine_total[$window]))"
+    gate = load("dev", environ={"DOJANGKOK_DEV_ANALYSIS_AI_SERVER_ERROR_QUERY": own}).analysis
+    assert gate.queries_of("ai-server").error_query == own
+    assert gate.queries_of("ai-server").latency_query == gate.latency_query  # not set there: the default
+    assert gate.queries_of("frontend").error_query == gate.error_query  # another service: the default
 
 
 def test_the_worst_case_counts_every_wait_and_a_gate_window_that_outlasts_one():

@@ -175,7 +175,8 @@ def test_the_plan_shows_the_analysis_gate_and_its_queries():
     assert "analysis gate  off: no [analysis] prometheus_url" in prd().to_text()  # the file names no Prometheus
     plan = prd(overrides={"DOJANGKOK_PRD_ANALYSIS_PROMETHEUS_URL": "https://prometheus.internal"})
     gate = plan.analysis
-    assert gate["services"] == ["ai-server"] and (gate["p95_ms"], gate["error_percent"]) == (500, 10)
+    assert gate["services"] == ["backend", "ai-server"] and (gate["p95_ms"], gate["error_percent"]) == (500, 10)
+    assert 'service="backend"' in gate["queries"]["backend"]["p95"]  # each service's own queries, filled in
     p95 = gate["queries"]["ai-server"]["p95"]
     assert 'service="ai-server"' in p95 and "[300s]" in p95
     text = plan.to_text()
@@ -183,7 +184,7 @@ def test_the_plan_shows_the_analysis_gate_and_its_queries():
     assert "analysis errors" in text
     given = make_plan("dev", branch="main", when=NOON, settings_text=SETTINGS_TEXT, services=["frontend"],
                       prometheus_given=True)
-    assert "judges none of these services (it judges ai-server: 60 s" in given.to_text()
+    assert "judges none of these services (it judges backend, ai-server: 60 s" in given.to_text()
 
 
 def test_dev_commit_is_optional_but_checked():

@@ -44,6 +44,7 @@ class Service:
     memory_mib: int
     cpus: float
     health_path: str = ""
+    metrics_path: str = ""  # where Prometheus scrapes its request metrics (the analysis gate's input), if anywhere
     registry: RegistryKind | None = None
     instance_type: str = ""
     accelerator: str = ""  # GCP accelerator type, e.g. nvidia-l4 (checked against machines.py)
@@ -87,6 +88,7 @@ SERVICES: tuple[Service, ...] = (
         platforms=(ARM64,),
         port=8080,
         health_path="/actuator/health",
+        metrics_path="/actuator/prometheus",
         cloud=Cloud.AWS,
         registry=RegistryKind.ECR,
         strategy=Strategy.BLUE_GREEN,
@@ -100,6 +102,7 @@ SERVICES: tuple[Service, ...] = (
         platforms=(ARM64, AMD64),  # one index: Arm machine types and n2d-standard-2 (x86, seed §8.2) alike
         port=8100,
         health_path="/health",
+        metrics_path="/metrics",
         cloud=Cloud.GCP,
         registry=RegistryKind.ARTIFACT_REGISTRY,
         strategy=Strategy.ROLLING,

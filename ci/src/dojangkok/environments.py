@@ -31,7 +31,7 @@ import re
 import string
 import tomllib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields, replace
 
 from .catalogue import SERVICES, Cloud, RegistryKind, Service, Strategy
 
@@ -130,6 +130,14 @@ class Timeouts:
 
 
 @dataclass(frozen=True)
+class Queries:
+    """A service's own PromQL, for metrics named otherwise than the defaults (Micrometer's, say); "" = the default."""
+
+    latency_query: str
+    error_query: str
+
+
+@dataclass(frozen=True)
 class Analysis:
     """The analysis gate: after a new release takes all traffic, Prometheus judges it over a window."""
 
@@ -140,10 +148,16 @@ class Analysis:
     error_percent: int  # seed §9.2: an error rate above 10 % is a confirmed one
     latency_query: str  # PromQL, seconds; $service and $window are filled in
     error_query: str  # PromQL, a ratio of requests (0..1)
+    queries: Mapping[str, Queries] = field(default_factory=dict)  # [env.analysis.SERVICE]: by service name
 
     @property
     def gated(self) -> tuple[str, ...]:
         return tuple(name.strip() for name in self.services.split(",") if name.strip())
+
+    def queries_of(self, service: str) -> Queries:
+        """The latency and error queries that judge `service`: its own where its table sets one, else the default."""
+        own = self.queries.get(service, Queries("", ""))
+        return Queries(own.latency_query or self.latency_query, own.error_query or self.error_query)
 
 
 @dataclass(frozen=True)
@@ -213,12 +227,13 @@ def _deployed(cloud: Cloud, strategy: Strategy) -> tuple[str, ...]:
 
 AWS_SERVICES = _deployed(Cloud.AWS, Strategy.BLUE_GREEN)
 GCP_SERVICES = _deployed(Cloud.GCP, Strategy.ROLLING)
-_OPTIONAL = {("gcp", "delivery_pipeline"), ("analysis", "prometheus_url"), ("analysis", "services")}
+_SERVICE_QUERIES = {("analysis", svc.name, key) for svc in SERVICES for key in ("latency_query", "error_query")}
+_OPTIONAL = {("gcp", "delivery_pipeline"), ("analysis", "prometheus_url"), ("analysis", "services"), *_SERVICE_QUERIES}
 _WHOLE_NUMBERS = {"window_seconds", "p95_ms", "error_percent"}
 
 
 def _keys(cls: type) -> tuple[str, ...]:
-    return tuple(f.name for f in fields(cls) if f.name != "groups")
+    return tuple(f.name for f in fields(cls) if f.name not in ("groups", "queries"))
 
 
 def _schema() -> dict[tuple[str, ...], type]:
@@ -238,6 +253,9 @@ def _schema() -> dict[tuple[str, ...], type]:
         schema["timeouts", key] = float if key == "poll_seconds" else int  # emulators answer in fractions of one
     for key in _keys(Analysis):
         schema["analysis", key] = int if key in _WHOLE_NUMBERS else str
+    for svc in SERVICES:
+        for key in _keys(Queries):
+            schema["analysis", svc.name, key] = str
     return schema
 
 
@@ -357,13 +375,13 @@ def _check_values(env: Environment, values: Mapping[tuple[str, ...], str | int],
     if unknown := sorted(gated - {s.name for s in SERVICES}):
         raise SettingsError(f"{origin}: {_where(env, ('analysis', 'services'))} names {', '.join(unknown)}, not a "
                             f"service: choose from {', '.join(s.name for s in SERVICES)}")
-    for key in ("latency_query", "error_query"):
-        query = string.Template(str(values["analysis", key]))
+    for path in [("analysis", "latency_query"), ("analysis", "error_query"), *sorted(_SERVICE_QUERIES)]:
+        query = string.Template(str(values[path]))
         unknown = sorted(set(query.get_identifiers()) - QUERY_PLACEHOLDERS)
         if not query.is_valid() or unknown:
             found = f" (${', $'.join(unknown)})" if unknown else ""
             raise SettingsError(
-                f"{origin}: {_where(env, ('analysis', key))} {query.template!r} has a $ that is not $service or "
+                f"{origin}: {_where(env, path)} {query.template!r} has a $ that is not $service or "
                 f"$window{found}: write $$ for a literal dollar sign"
             )
     region, zone = values["gcp", "region"], values["gcp", "zone"]
@@ -428,7 +446,9 @@ def load(
         aws=AwsSettings(**{k: values["aws", k] for k in _keys(AwsSettings)}, groups=aws_groups),
         gcp=GcpSettings(**{k: values["gcp", k] for k in _keys(GcpSettings)}, groups=gcp_groups),
         timeouts=section(Timeouts, "timeouts"),
-        analysis=section(Analysis, "analysis"),
+        analysis=replace(section(Analysis, "analysis"), queries={
+            svc.name: section(Queries, "analysis", svc.name) for svc in SERVICES
+            if any(values["analysis", svc.name, key] for key in _keys(Queries))}),
     )
 
 

@@ -55,7 +55,7 @@ def releases(records: list[Record]) -> list[Record]:
 # ---- history -------------------------------------------------------------------------------------------------
 def history(records: list[Record], services: set[str] | None, fmt: OutputFormat | str, environment: str) -> str:
     """The records newest first, one row per call across both clouds; `services`: only calls touching one of them."""
-    shown = [r for r in sorted(records, key=lambda r: r.started, reverse=True)
+    shown = [r for r in sorted(records, key=lambda r: _at(r.started), reverse=True)
              if not services or services & set(r.services)]
     table = Section(
         header=("started", "action", "outcome", "commit", "tag", "services", "actor", "cause"),
@@ -103,9 +103,9 @@ def restored_at(release: Record, later: list[Record]) -> datetime | None:
 
 
 def dora(records: list[Record], since: datetime, until: datetime, environment: str) -> Dora:
-    ordered = sorted(records, key=lambda r: r.started)
+    ordered = sorted(records, key=lambda r: _at(r.started))
     window = [r for r in releases(ordered) if since <= _at(r.started) <= until]
-    later = {r.id: [o for o in ordered if o.started > r.started] for r in window}
+    later = {r.id: [o for o in ordered if _at(o.started) > _at(r.started)] for r in window}
     failures = [r for r in window if failed(r, later[r.id])]
     restores = [(at - _at(r.started)).total_seconds() for r in failures
                 if (at := restored_at(r, later[r.id])) is not None]

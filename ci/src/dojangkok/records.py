@@ -35,7 +35,8 @@ class ReleaseRejected(DeployError):
 
 
 def now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+    """The time a record notes, in UTC to the millisecond: keys sort calls of the same second by their start."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 @dataclass(frozen=True)
@@ -281,7 +282,8 @@ def check_commit_time(value: str) -> str:
 
 def _stamp(moment: str) -> str:
     """An ISO 8601 time as a key's sortable prefix, in UTC."""
-    return datetime.fromisoformat(moment).astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    moment = datetime.fromisoformat(moment).astimezone(UTC)
+    return moment.strftime("%Y%m%dT%H%M%S") + f".{moment.microsecond // 1000:03d}Z"
 
 
 def _summary(record: Record) -> str:

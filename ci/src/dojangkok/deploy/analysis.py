@@ -69,9 +69,11 @@ class AnalysisGate:
         return bool(self.url) and service in self.analysis.gated
 
     def queries(self, service: str) -> tuple[str, str]:
+        """`service`'s latency and error queries ([env.analysis], or its own table), filled in."""
         fill = {"service": service, "window": f"{self.analysis.window_seconds}s"}
-        return (string.Template(self.analysis.latency_query).substitute(fill),
-                string.Template(self.analysis.error_query).substitute(fill))
+        own = self.analysis.queries_of(service)
+        return (string.Template(own.latency_query).substitute(fill),
+                string.Template(own.error_query).substitute(fill))
 
     def judge(self, service: str) -> Verdict:
         """Watch `service` for the window, then measure it."""

@@ -94,6 +94,11 @@ class Outcome:
     switch_seconds: float | None  # from the call's start to the listener switch (Blue/Green)
     problems: list[str] = field(default_factory=list)
     output: str = ""
+    # What the charts draw (scripts/bench-zero-downtime --charts): every request, and the call's marks, in seconds
+    # from the call's start: ("call ended" | "switch" | a pool step, e.g. "i-3 in", "i-1 draining").
+    samples: list[Sample] = field(default_factory=list)
+    started: float = 0.0  # time.monotonic() when the call started
+    marks: list[tuple[float, str]] = field(default_factory=list)
 
 
 class Stack:
@@ -240,7 +245,7 @@ class Stack:
         """Load through `action`; `expect` must answer every request once switched (Blue/Green) or in the end,
         the release running before may answer until then, `never` may answer no request at all."""
         before = self.current.get(service, "")
-        switches = len(self.lb.switches)
+        switches, steps = len(self.lb.switches), len(self.lb.steps)
         with Load(self.url(service), rate=RATE) as load:
             time.sleep(QUIET_SECONDS)
             started = time.monotonic()
@@ -251,7 +256,10 @@ class Stack:
         switched = [t for t, *_ in self.lb.switches[switches:]]
         outcome = Outcome(scenario, service, result.returncode == 0, summarize(samples, self.release_of),
                           round(finished - started, 1), round(switched[-1] - started, 1) if switched else None,
-                          output=result.stdout + result.stderr)
+                          output=result.stdout + result.stderr, samples=samples, started=started)
+        outcome.marks = sorted([(round(finished - started, 2), "call ended")]
+                               + [(round(t - started, 2), "switch") for t in switched]
+                               + [(round(t - started, 2), step) for t, step in self.lb.steps[steps:]])
         outcome.problems = self.problems(samples, switched, expect=expect, before=before, never=never)
         return outcome
 

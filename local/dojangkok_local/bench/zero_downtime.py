@@ -1,6 +1,6 @@
 """Benchmark of zero downtime: every deploy scenario through the real CLI, with users' requests flowing.
 
-    scripts/bench-zero-downtime [--json] [aws] [gcp]   (no cloud named: both)
+    scripts/bench-zero-downtime [--json] [--charts DIR] [aws] [gcp]   (no cloud named: both)
 
 Per cloud, one stack (dojangkok_local.zero_downtime): the first release is deployed unmeasured, then each scenario
 runs under a steady load through the load balancer — Blue/Green (frontend): a second release, a rollback, a release
@@ -18,11 +18,13 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import asdict
+from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
 from dojangkok_local import engine
+from dojangkok_local.bench.charts import draw, file_name
 from dojangkok_local.registry import engine_registry
 from dojangkok_local.zero_downtime import CANNOT_START, SLOW, VLLM_STAND_IN, Outcome, Release, Stack
 
@@ -58,7 +60,8 @@ def scenarios(stack: Stack, cloud: str) -> Iterator[Outcome]:
                             expect=second.name)
 
 
-def run(clouds: list[str], emit: Callable[[Outcome], None]) -> list[Outcome]:
+def run(clouds: list[str], emit: Callable[[Outcome], None], charts: Path | None = None) -> list[Outcome]:
+    """Every scenario of `clouds`; with `charts`, each one drawn there as a PNG (bench.charts)."""
     engine.attach()
     outcomes = []
     for cloud in clouds:
@@ -66,6 +69,8 @@ def run(clouds: list[str], emit: Callable[[Outcome], None]) -> list[Outcome]:
             for outcome in scenarios(stack, cloud):
                 emit(outcome)
                 outcomes.append(outcome)
+                if charts is not None:
+                    draw(outcome, stack.release_of, charts / file_name(outcome.scenario))
     return outcomes
 
 
@@ -87,6 +92,8 @@ def table(outcomes: list[Outcome]) -> Table:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="scripts/bench-zero-downtime", description=__doc__.split("\n\n")[0])
     parser.add_argument("--json", action="store_true", help="one JSON object a scenario, a line each")
+    parser.add_argument("--charts", type=Path, metavar="DIR",
+                        help="draw each scenario into DIR as a PNG (README's come from docs/zero-downtime)")
     parser.add_argument("clouds", nargs="*", metavar="aws|gcp", help="the clouds to run (default: both)")
     args = parser.parse_args(argv)
     if unknown := set(args.clouds) - set(RELEASES):
@@ -96,11 +103,12 @@ def main(argv: list[str] | None = None) -> int:
 
     def emit(outcome: Outcome) -> None:
         if args.json:
-            print(json.dumps({k: v for k, v in asdict(outcome).items() if k != "output"}), flush=True)
+            shown = {k: v for k, v in asdict(outcome).items() if k not in ("output", "samples", "started")}
+            print(json.dumps(shown), flush=True)
         else:
             console.print(f"{outcome.scenario}: {outcome.summary.requests} requests, {outcome.summary.failed} failed")
 
-    outcomes = run(clouds, emit)
+    outcomes = run(clouds, emit, args.charts)
     if not args.json:  # wide enough for the whole table when the output goes to a file
         Console(width=None if sys.stdout.isatty() else 220).print(table(outcomes))
     return 0

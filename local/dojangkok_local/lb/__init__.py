@@ -69,6 +69,7 @@ class LoadBalancer:
         self.backends: dict[str, Backend] = {}
         self.process: subprocess.Popen | None = None
         self.switches: list[tuple[float, str, str]] = []  # (time.monotonic() once done, frontend, backend)
+        self.steps: list[tuple[float, str]] = []  # (time.monotonic(), what changed in a pool): each rollout step
         self._lock = threading.Lock()
 
     # ---- configuration (before traffic) ---------------------------------------------------------------------
@@ -164,6 +165,7 @@ class LoadBalancer:
         self.command(f"set server {server} state drain")
         self.command(f"set server {server} health down")
         self.command(f"set server {server} state ready")
+        self.steps.append((time.monotonic(), f"{target} in"))
 
     def deregister(self, backend: str, target: str, delay_seconds: float) -> threading.Thread | None:
         """Drain the target now; after the delay close what is still open and free the slot (in the background)."""
@@ -172,6 +174,7 @@ class LoadBalancer:
         if slot is None:
             return None
         self.command(f"set server {backend}/slot{slot} state drain")
+        self.steps.append((time.monotonic(), f"{target} draining"))
 
         def finish() -> None:
             time.sleep(delay_seconds)

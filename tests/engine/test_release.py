@@ -200,6 +200,23 @@ def test_rollback_returns_to_the_previous_release_and_latest_follows(engine_env,
         assert registry_api.manifest(f"dojangkok/{result['service']}", "latest")[0] == digest
 
 
+def test_rollback_refuses_a_release_whose_signature_does_not_verify_before_anything_moves(engine_env, clouds,
+                                                                                         registry, key_pair):
+    aws, gcp = clouds
+    drivers = emulated(settings("dev", environ=emulator_polls("dev")), aws.endpoint, gcp.endpoint)
+    for n in (1, 2):  # release 1 was never signed with the key the rollback verifies against
+        running(clouds, "dev", release_images(registry, n))
+    on_2 = what_runs(drivers)
+
+    refused = release(clouds, registry, "rollback", "--env", "dev", check=False, fmt="text", signed=key_pair)
+    assert refused.returncode != 0
+    assert re.search(r"/dojangkok/[\w-]+@sha256:\w+: the signature check failed .+; nothing was rolled out",
+                     refused.stderr)
+    assert what_runs(drivers) == on_2  # nothing moved
+    assert not {"CreateDeployment"} & {c.get("operation") for c in aws.calls()}
+    assert "compute.instanceGroupManagers.patch" not in {c.get("api") for c in gcp.calls()}
+
+
 def test_missing_credentials_fail_before_any_build_push_or_cloud_call(engine_env, clouds, registry, registry_api):
     aws, gcp = clouds
     before = registry_api.catalog()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from dojangkok_local.bench.charts import draw, file_name, per_second
+from dojangkok_local.bench.charts import draw, file_name, labels, per_second
 from dojangkok_local.load import Sample, summarize
 from dojangkok_local.zero_downtime import Outcome
 
@@ -35,3 +35,10 @@ def test_a_scenario_is_drawn_into_a_png_named_after_it(tmp_path):
     path = draw(outcome, RELEASES.get, tmp_path / file_name(outcome.scenario))
     assert path.name == "blue-green-release.png"
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 10_000
+
+
+def test_pool_steps_within_a_second_share_one_label_by_what_happened():
+    marks = [(61.2, "i-0a in"), (61.4, "i-0b in"), (68.1, "switch"), (68.3, "i-01 draining"), (68.5, "i-02 draining"),
+             (70.0, "i-0c in"), (98.6, "call ended")]
+    assert labels(marks) == [(61.2, "2 in"), (68.1, "switch"), (68.3, "2 draining"), (70.0, "1 in"),
+                             (98.6, "call ended")]

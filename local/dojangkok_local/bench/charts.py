@@ -82,7 +82,7 @@ def draw(outcome: Outcome, release_of: Callable[[str], str], path: Path) -> Path
         for at, what in outcome.marks:
             style = {"switch": ("tab:red", "-"), "call ended": ("black", "-")}.get(what, ("tab:gray", ":"))
             axes.axvline(at, color=style[0], linestyle=style[1], linewidth=1)
-    for at, what in outcome.marks:  # labelled once, on the top panel
+    for at, what in labels(outcome.marks):  # labelled once, on the top panel
         answered.annotate(what, (at, 1), xycoords=("data", "axes fraction"), rotation=90, fontsize=7,
                           va="top", ha="right")
     summary = outcome.summary
@@ -93,6 +93,19 @@ def draw(outcome: Outcome, release_of: Callable[[str], str], path: Path) -> Path
     figure.savefig(path, dpi=90)
     plt.close(figure)
     return path
+
+
+def labels(marks: list[tuple[float, str]]) -> list[tuple[float, str]]:
+    """One label per kind of mark within a second: pool steps by what happened ("2 in", "1 draining"), not by
+    instance, so the steps of one rollout stay readable."""
+    merged: list[tuple[float, str, int]] = []
+    for at, what in sorted(marks):
+        kind = what if what in ("switch", "call ended") else what.rsplit(" ", 1)[-1]
+        if merged and merged[-1][1] == kind and at - merged[-1][0] < 1:
+            merged[-1] = (merged[-1][0], kind, merged[-1][2] + 1)
+        else:
+            merged.append((at, kind, 1))
+    return [(at, kind if kind in ("switch", "call ended") else f"{n} {kind}") for at, kind, n in merged]
 
 
 def file_name(scenario: str) -> str:

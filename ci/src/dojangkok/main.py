@@ -358,8 +358,8 @@ class Dojangkok:
             supply_chain.check_can_sign(self.signing, commit, self.registry, self.registry_endpoint)
         drivers = await self._drivers(which)
         store = drivers.records()
-        records.refuse_rejected([store], commit)  # a rejected commit is not even built
         await self._check_existing(chosen, drivers.settings, tag, commit)  # no cloud call before this passes
+        records.refuse_rejected([store], commit)  # a rejected commit is not even built
         lock = drivers.lock()
         record = self._release_record(which, "deploy", actor, chosen, commit=commit, commit_time=commit_time, tag=tag)
         with (lock.held(self._lock_record(which, "deploy", tag, chosen, actor), break_lock=break_lock),

@@ -1,12 +1,12 @@
-"""Every test belongs to exactly one tier, the folder it lives in (tests/unit, tests/emulator, tests/engine), so
-`pytest -m unit|emulator|engine` runs each alone, `pytest tests/TIER` collects no more than it needs, and together
-they run everything (an unmarked test would silently drop out of `scripts/test`)."""
+"""Every test belongs to exactly one tier, the folder it lives in (tests/unit, tests/emulator, tests/engine,
+tests/workflows), so `pytest -m unit|emulator|engine|workflows` runs each alone, `pytest tests/TIER` collects no
+more than it needs, and together they run everything (an unmarked test would silently drop out of `scripts/test`)."""
 
 from pathlib import Path
 
 import pytest
 
-TIERS = ("unit", "emulator", "engine")
+TIERS = ("unit", "emulator", "engine", "workflows")
 HERE = Path(__file__).parent
 
 

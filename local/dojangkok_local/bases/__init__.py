@@ -146,7 +146,11 @@ def bootstrap(target: Path, arch: str) -> None:
 def tool_binary(image: str) -> Path:
     """The tool of a released image, built from the Go module proxy at the image's tag (once, cached)."""
     package, _ = TOOLS[image]
-    version = image.rpartition(":")[2]
+    return go_tool(package, image.rpartition(":")[2])
+
+
+def go_tool(package: str, version: str) -> Path:
+    """`go install package@version` from the Go module proxy, once: the binary in the cache."""
     name = package.rsplit("/", 1)[-1]
     target = CACHE / "tools" / f"{name}-{version}"
     binary = target / name

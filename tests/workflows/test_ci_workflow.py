@@ -1,0 +1,49 @@
+"""ci.yml, run for a pull request as GitHub runs it: nektos/act executes the unmodified workflow file of a clean
+clone on this host, with the actions pinned at their SHAs and the released `dagger` CLI on the local engine."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+from dojangkok_local import act
+
+pytestmark = pytest.mark.workflows
+
+WORKFLOW = "ci.yml"
+
+
+def step_names(checkout: Path, job: str) -> list[str]:
+    workflow = yaml.safe_load((checkout / ".github" / "workflows" / WORKFLOW).read_text())
+    return [step["name"] for step in workflow["jobs"][job]["steps"]]
+
+
+def pull_request(checkout: Path, job: str, scratch: Path) -> act.Run:
+    return act.run(checkout, WORKFLOW, "pull_request", act.pull_request(checkout), job, scratch)
+
+
+@pytest.mark.parametrize("job", ["module", "test"])
+def test_a_pull_request_passes_every_step_of_the_job(engine_env, checkout, tmp_path, job):
+    result = pull_request(checkout, job, tmp_path)
+    assert result.jobs == {job: "success"}, (tmp_path / "act.log").read_text()[-3000:]
+    # Every step of the workflow's job ran and passed: none skipped, none of act's own.
+    assert result.steps == {(job, name): "success" for name in step_names(checkout, job)}
+    assert result.returncode == 0
+
+
+def test_a_pull_request_whose_frontend_test_fails_fails_the_test_job_naming_frontend(engine_env, checkout, tmp_path):
+    (checkout / "services" / "frontend" / "tests" / "deliberately_broken.test.js").write_text(
+        'import { expect, test } from "vitest";\n\n'
+        'test("the deposit comes back in full", () => {\n  expect(1 + 1, "deliberately broken").toBe(3);\n});\n'
+    )
+    subprocess.run(["git", "-C", str(checkout), "add", "-A"], check=True)
+    subprocess.run(["git", "-C", str(checkout), "-c", "user.name=dev", "-c", "user.email=dev@example.com",
+                    "commit", "--quiet", "-m", "a frontend test that fails"], check=True)
+    result = pull_request(checkout, "test", tmp_path)
+    assert result.returncode != 0
+    assert result.jobs == {"test": "failure"}
+    assert result.steps["test", "dagger call test"] == "failure"
+    output = result.output["test", "dagger call test"]
+    assert "frontend: tests failed" in output and "deliberately broken" in output

@@ -15,6 +15,7 @@ import boto3
 import pytest
 from dojangkok import catalogue
 from dojangkok import release as dojangkok_release
+from dojangkok.build import REVISION_LABEL
 from dojangkok.deploy import Outcome
 from dojangkok.deploy.lock import LOCK_KEY, LockRecord
 from dojangkok_local import emulator_polls, settings, signing
@@ -57,9 +58,15 @@ def release_images(registry: str, n: int) -> dict[str, str]:
     """Release `n` of SERVICES as references by digest: minimal images in the registry (no instance pulls them),
     each under its unique tag."""
     api = RegistryApi(registry)
+    labels = {"release": str(n), REVISION_LABEL: release_commit(n)}
     return {name: f"{registry}/dojangkok/{name}@"
-                  + api.push_image(f"dojangkok/{name}", f"dev-main-20261207{n:04d}", {"Labels": {"release": str(n)}})
+                  + api.push_image(f"dojangkok/{name}", f"dev-main-20261207{n:04d}", {"Labels": labels})
             for name in SERVICES.split(",")}
+
+
+def release_commit(n: int) -> str:
+    """The commit release `n` was built from (its images' revision label)."""
+    return f"{n:02x}" * 20
 
 
 def latest(registry_api: RegistryApi, name: str) -> str:
@@ -198,6 +205,10 @@ def test_rollback_returns_to_the_previous_release_and_latest_follows(engine_env,
         digest = first[result["service"]].partition("@")[2]
         assert result["image"].endswith(digest), result
         assert registry_api.manifest(f"dojangkok/{result['service']}", "latest")[0] == digest
+    # On record: the rollback, and the commit it returned to.
+    aws, gcp = clouds
+    record = emulated(settings("dev"), aws.endpoint, gcp.endpoint).records().read()[-1]
+    assert (record.action, record.outcome, record.commit) == ("rollback", "succeeded", release_commit(1))
 
 
 def test_rollback_refuses_a_release_whose_signature_does_not_verify_before_anything_moves(engine_env, clouds,

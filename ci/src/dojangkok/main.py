@@ -487,8 +487,9 @@ class Dojangkok:
 
         async def check(targets: list[tuple[catalogue.Service, str]]) -> None:
             records.refuse_rejected([store], "", [image.partition("@")[2] for _, image in targets])
-            await asyncio.gather(*(self._verify_returned(drivers.settings, svc, image, reach)
-                                   for svc, image in targets))
+            commits = await asyncio.gather(*(self._verify_returned(drivers.settings, svc, image, reach)
+                                             for svc, image in targets))
+            recording.returning_to(set(commits))
 
         lock = drivers.lock()
         with (lock.held(self._lock_record(which, "rollback", "the current release", chosen, actor),
@@ -499,19 +500,23 @@ class Dojangkok:
             await release.point_latest([r.image for r in results if r.outcome is Outcome.SUCCEEDED], reach)
         return release.check_outcomes(results, release.report(results, format, rollback=True, broken=lock.broken))
 
-    async def _verify_returned(self, settings, svc: catalogue.Service, image: str, reach: oci.Reach) -> None:
-        """The checks deploy makes, on a release a rollback returns to: its commit is the one its label names."""
-        if self.signing is None:
-            return
+    async def _verify_returned(self, settings, svc: catalogue.Service, image: str, reach: oci.Reach) -> str:
+        """The checks deploy makes, on a release a rollback returns to: its commit is the one its label names. The
+        commit, for the record ("" where unsigned images cannot tell: a rollback is not held up by its record)."""
         try:
             ref = parse_image(image)
-        except DeployError as error:
-            raise supply_chain.VerifyRefused(image or svc.name, "signature",
-                                             f"not an image by digest ({error})") from error
-        location = oci.Location.of(ref.repository)
-        _, labels = await asyncio.to_thread(oci.describe, oci.reached(reach, location.registry),
-                                            location.repository, ref.digest)
-        await self._verify(settings, [(svc.name, ref.repository, ref.digest)], labels.get(REVISION_LABEL, ""))
+            location = oci.Location.of(ref.repository)
+            _, labels = await asyncio.to_thread(oci.describe, oci.reached(reach, location.registry),
+                                                location.repository, ref.digest)
+        except Exception as error:
+            if self.signing is None:
+                return ""
+            what = "not an image by digest" if isinstance(error, DeployError) else "its manifest could not be read"
+            raise supply_chain.VerifyRefused(image or svc.name, "signature", f"{what} ({error})") from error
+        commit = labels.get(REVISION_LABEL, "")
+        if self.signing is not None:
+            await self._verify(settings, [(svc.name, ref.repository, ref.digest)], commit)
+        return commit
 
     @function(cache="never")
     async def history(

@@ -160,6 +160,11 @@ class Recording:
     def __init__(self, store: Records, record: Record):
         self.store, self.record = store, record
 
+    def returning_to(self, commits: set[str]) -> None:
+        """A rollback's record names the commit it returns to, when every service returns to the same one."""
+        if len(commits) == 1 and "" not in commits:
+            self.record = replace(self.record, commit=commits.pop())
+
     def done(self, results: list[DeployResult]) -> None:
         self.record = replace(self.record, changes=changes_of(results), cause=cause_of(results))
         if (rejection := gate_rejection(self.record, results)) is not None:

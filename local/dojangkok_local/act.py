@@ -113,9 +113,11 @@ def clean_clone(target: Path, revision: str = "HEAD") -> Path:
 
 
 def run(checkout: Path, workflow: str, event: str, payload: dict, job: str = "", scratch: Path | None = None,
-        env: dict[str, str] | None = None) -> Run:
+        env: dict[str, str] | None = None, *, variables: dict[str, str] | None = None,
+        inputs: dict[str, str] | None = None, actor: str = "octocat") -> Run:
     """Run `workflow` (a file of .github/workflows) of `checkout` for `event` with `payload`, as act does on GitHub's
-    behalf; only `job` when given. The engine's client environment reaches every step."""
+    behalf; only `job` when given. The engine's client environment and `env` reach every step; `variables` are the
+    repository's (`vars.*`), `inputs` a dispatch's."""
     scratch = Path(scratch or tempfile.mkdtemp(prefix="act-"))
     event_file = scratch / "event.json"
     event_file.write_text(json.dumps(payload))
@@ -126,8 +128,10 @@ def run(checkout: Path, workflow: str, event: str, payload: dict, job: str = "",
             "--action-cache-path", str(scratch / "action-cache")]
     for action, copy in actions().items():
         argv += ["--local-repository", f"{action}={copy}"]
-    for key, value in client.items():
-        argv += ["--env", f"{key}={value}"]
+    for flag, values in (("--env", client), ("--var", variables or {}), ("--input", inputs or {})):
+        for key, value in values.items():
+            argv += [flag, f"{key}={value}"]
+    argv += ["--actor", actor]
     if job:
         argv += ["--job", job]
     cli = Path(client.get("_EXPERIMENTAL_DAGGER_CLI_BIN", shutil.which("dagger") or "dagger")).parent

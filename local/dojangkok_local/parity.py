@@ -77,6 +77,9 @@ SHELL_OPERATORS = {"|", "||", "&", "&&", ";", ";;", ">", ">>", "<", "<<", "<<<",
 
 # `${{ … }}` in a workflow is substituted by GitHub before any shell sees it; keep it one word.
 GHA_EXPRESSION = re.compile(r"\$\{\{.*?\}\}")
+# `${NAME:+words}`: words that appear only when NAME is set, e.g. an emulator endpoint from a repository variable
+# that is unset on GitHub. A line is checked as GitHub runs it: without them.
+WHEN_SET = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*:\+[^}]*\}")
 
 
 # --------------------------------------------------------------------------- finding calls
@@ -145,6 +148,7 @@ def _starts_a_command(previous: str) -> bool:
 
 def _split(line: str) -> list[str]:
     line = GHA_EXPRESSION.sub("GITHUB_EXPRESSION", line)
+    line = WHEN_SET.sub("", line)
     lexer = shlex.shlex(line, posix=True)
     lexer.whitespace_split = True
     lexer.commenters = "#"

@@ -6,29 +6,23 @@ GCP fake, handed over as host services) differ.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 from datetime import datetime
 
 import boto3
 import pytest
-from dojangkok import catalogue
-from dojangkok import release as dojangkok_release
-from dojangkok.build import REVISION_LABEL
-from dojangkok.deploy import Outcome
 from dojangkok.deploy.lock import LOCK_KEY, LockRecord
-from dojangkok_local import emulator_polls, settings, signing
+from dojangkok_local import emulator_polls, releases, settings, signing
 from dojangkok_local.aws.infra import provision
 from dojangkok_local.aws.server import EmulatorControl
 from dojangkok_local.drivers import emulated, what_runs
 from dojangkok_local.engine.cli import Emulated, dagger, overrides
 from dojangkok_local.gcp.seed import seed_environment
-from dojangkok_local.registry import RegistryApi
 
 pytestmark = pytest.mark.engine
 
-SERVICES = "frontend,ai-server"  # one per cloud keeps the tier fast; the drivers' own tiers cover the rest
+SERVICES = ",".join(releases.SERVICES)
 # The emulators finish in seconds; poll as often as the setting allows (same code path as production).
 FAST = overrides(emulator_polls("dev"))
 
@@ -52,39 +46,6 @@ def publish(registry: str, commit: str, *, services: str = SERVICES, signed: sig
                              "--branch", "main", "--commit", commit, "--service", services,
                              "--platform", "linux/amd64", "--format", "json").stdout)
     return {row["service"]: f"{row['reference'].rsplit(':', 1)[0]}@{row['digest']}" for row in rows}
-
-
-def release_images(registry: str, n: int) -> dict[str, str]:
-    """Release `n` of SERVICES as references by digest: minimal images in the registry (no instance pulls them),
-    each under its unique tag."""
-    api = RegistryApi(registry)
-    labels = {"release": str(n), REVISION_LABEL: release_commit(n)}
-    return {name: f"{registry}/dojangkok/{name}@"
-                  + api.push_image(f"dojangkok/{name}", f"dev-main-20261207{n:04d}", {"Labels": labels})
-            for name in SERVICES.split(",")}
-
-
-def release_commit(n: int) -> str:
-    """The commit release `n` was built from (its images' revision label)."""
-    return f"{n:02x}" * 20
-
-
-def latest(registry_api: RegistryApi, name: str) -> str:
-    """The digest `latest` names in the service's repository, "" if there is none."""
-    repository = f"dojangkok/{name}"
-    return registry_api.manifest(repository, "latest")[0] if "latest" in registry_api.tags(repository) else ""
-
-
-def running(clouds, env: str, images: dict[str, str]) -> dict[str, str]:
-    """Arrange what `env` runs: each service's image rolled out by the drivers deploy uses, in this process."""
-    aws, gcp = clouds
-    drivers = emulated(settings(env, environ=emulator_polls(env)), aws.endpoint, gcp.endpoint)
-    results = asyncio.run(dojangkok_release.run([(catalogue.service(s), image) for s, image in images.items()],
-                                                drivers))
-    assert {r.outcome for r in results} == {Outcome.SUCCEEDED}, [r.as_dict() for r in results]
-    aws.reset_calls()
-    gcp.reset_calls()
-    return images
 
 
 def test_deploy_rolls_out_both_clouds_by_digest(images_built, clouds, registry, registry_api):
@@ -115,13 +76,13 @@ def test_an_unhealthy_green_rolls_back_takes_the_other_cloud_back_and_is_on_reco
     EmulatorControl(aws.endpoint).set_green_health(
         dev.codedeploy_application, dev.groups["frontend"].deployment_group, "unhealthy"
     )
-    latest_before = {name: latest(registry_api, name) for name in SERVICES.split(",")}
+    latest_before = {name: releases.latest(registry_api, name) for name in SERVICES.split(",")}
     commit = "f6" * 20
     failed = deploy(clouds, registry, "--commit", commit, "--commit-time", "2026-12-07T01:00:00Z", "--actor", "alice",
                     check=False, fmt="text")
     assert failed.returncode != 0 and failed.stdout.strip() == ""
     # latest names what runs: a release that did not land moves it nowhere
-    assert {name: latest(registry_api, name) for name in SERVICES.split(",")} == latest_before
+    assert {name: releases.latest(registry_api, name) for name in SERVICES.split(",")} == latest_before
     # The summary is the error: the broken service rolled back with traffic on blue, the service that had reached
     # the release on GCP reverted with the reason, so both clouds serve the release from before.
     assert "Deploy did not succeed everywhere" in failed.stderr
@@ -160,7 +121,7 @@ def test_a_cloud_error_mid_deploy_leaves_both_clouds_latest_and_the_lock_as_they
                                                                                     registry_api):
     aws, gcp = clouds
     drivers = emulated(settings("dev", environ=emulator_polls("dev")), aws.endpoint, gcp.endpoint)
-    first = running(clouds, "dev", release_images(registry, 1))
+    first = releases.run(clouds, "dev", releases.images(registry, 1))
     for name, image in first.items():
         registry_api.retag(f"dojangkok/{name}", image.partition("@")[2], "latest")  # as that release's deploy left it
     before = what_runs(drivers)
@@ -172,7 +133,8 @@ def test_a_cloud_error_mid_deploy_leaves_both_clouds_latest_and_the_lock_as_they
     assert "could not switch" in failed.stderr and "403" in failed.stderr
     assert re.search(r"frontend\s+\S+\s+reverted", failed.stderr)  # ... and what it did about the other cloud
     assert what_runs(drivers) == before  # CodeDeploy's revision and the MIG's template: both as before the call
-    assert {name: latest(registry_api, name) for name in first} == {n: i.partition("@")[2] for n, i in first.items()}
+    assert {name: releases.latest(registry_api, name) for name in first} == {
+        n: i.partition("@")[2] for n, i in first.items()}
     assert drivers.lock().holder() is None  # given back: nothing is still rolling
 
 
@@ -194,7 +156,7 @@ def test_a_deploy_lock_held_elsewhere_refuses_before_any_build_or_push(engine_en
 
 def test_rollback_returns_to_the_previous_release_and_latest_follows(engine_env, clouds, registry, registry_api):
     # dev ran two releases (rolled out as deploy rolls them out: deploying is the tests' above).
-    first, second = (running(clouds, "dev", release_images(registry, n)) for n in (1, 2))
+    first, second = (releases.run(clouds, "dev", releases.images(registry, n)) for n in (1, 2))
     for name, image in second.items():
         registry_api.retag(f"dojangkok/{name}", image.partition("@")[2], "latest")  # as deploy left it
 
@@ -208,7 +170,7 @@ def test_rollback_returns_to_the_previous_release_and_latest_follows(engine_env,
     # On record: the rollback, and the commit it returned to.
     aws, gcp = clouds
     record = emulated(settings("dev"), aws.endpoint, gcp.endpoint).records().read()[-1]
-    assert (record.action, record.outcome, record.commit) == ("rollback", "succeeded", release_commit(1))
+    assert (record.action, record.outcome, record.commit) == ("rollback", "succeeded", releases.commit(1))
 
 
 def test_rollback_refuses_a_release_whose_signature_does_not_verify_before_anything_moves(engine_env, clouds,
@@ -216,7 +178,7 @@ def test_rollback_refuses_a_release_whose_signature_does_not_verify_before_anyth
     aws, gcp = clouds
     drivers = emulated(settings("dev", environ=emulator_polls("dev")), aws.endpoint, gcp.endpoint)
     for n in (1, 2):  # release 1 was never signed with the key the rollback verifies against
-        running(clouds, "dev", release_images(registry, n))
+        releases.run(clouds, "dev", releases.images(registry, n))
     on_2 = what_runs(drivers)
 
     refused = release(clouds, registry, "rollback", "--env", "dev", check=False, fmt="text", signed=key_pair)
@@ -256,7 +218,7 @@ def promote(clouds, registry, version: str, commit: str, **kwargs):
 def test_promote_rolls_out_to_prd_the_digests_dev_runs_without_building(images_built, dev_and_prd, registry,
                                                                        registry_api, key_pair):
     commit, later = "d4" * 20, "e5" * 20
-    dev = running(dev_and_prd, "dev", publish(registry, commit, signed=key_pair))
+    dev = releases.run(dev_and_prd, "dev", publish(registry, commit, signed=key_pair))
 
     promoted = promote(dev_and_prd, registry, "v1.4.0", commit, signed=key_pair)
     results = {r["service"]: r for r in json.loads(promoted.stdout)}
@@ -272,7 +234,7 @@ def test_promote_rolls_out_to_prd_the_digests_dev_runs_without_building(images_b
     # the image: no rebuild, another digest). Promoting the first commit now mixes commits, so it is refused.
     moved = publish(registry, later, services="ai-server")
     assert moved["ai-server"] != dev["ai-server"]
-    running(dev_and_prd, "dev", moved)
+    releases.run(dev_and_prd, "dev", moved)
     refused = promote(dev_and_prd, registry, "v1.4.1", commit, check=False, signed=key_pair)
     assert refused.returncode != 0
     assert f"dev does not run commit {commit} everywhere, nothing was pushed to prd" in refused.stderr

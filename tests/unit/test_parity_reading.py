@@ -119,3 +119,10 @@ def test_variables_become_samples_and_an_unknown_one_is_named():
     assert parity.concrete(call)[6] == parity.SAMPLES["COMMIT"]
     problem = parity.check_call(parity.Call("w.yml", 3, ("plan", "--env", "$STAGE")))
     assert problem is not None and "no sample value for $STAGE" in problem.message
+
+
+def test_words_for_a_set_variable_only_are_read_as_github_runs_the_line_without_it():
+    script = ('dagger call with-aws --session-token env:T ${EMULATED:+--endpoint "$EMULATED"} '
+              '${REGISTRY:+with-registry --address "$REGISTRY"} rollback --env "$TARGET_ENV"')
+    (call,) = parity.calls_in_shell(script, "w.yml", 1)
+    assert call.argv == ("with-aws", "--session-token", "env:T", "rollback", "--env", "$TARGET_ENV")

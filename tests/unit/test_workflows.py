@@ -9,13 +9,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import shlex
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from dojangkok_local import parity
 from dojangkok_local import settings as harness_settings
 
 pytestmark = pytest.mark.unit
@@ -200,10 +200,12 @@ def test_credentials_come_only_from_oidc(path):
 
 
 def chain(call: str) -> dict[str, dict[str, str]]:
-    """A `dagger call` chain as {function: {flag: value}}, e.g. with-aws, with-gcp, deploy."""
+    """A `dagger call` chain as {function: {flag: value}}, e.g. with-aws, with-gcp, deploy: its words as GitHub's
+    shell sees them (parity reads them), the variables left unexpanded."""
     functions: dict[str, dict[str, str]] = {}
     current: dict[str, str] = {}
-    words = shlex.split(" ".join(call.split()), posix=False)
+    (line,) = parity.calls_in_shell("dagger call " + " ".join(call.split()), "deploy.yml", 1)
+    words = line.argv
     index = 0
     while index < len(words):
         word = words[index]
@@ -246,7 +248,7 @@ def test_the_module_gets_the_oidc_session_as_dagger_secrets():
                 assert "with-gcp" not in functions, "dora reads the release records in the bundle bucket only"
                 continue
             gcp = functions["with-gcp"]
-            assert gcp["--credentials"] == '"file:$GOOGLE_APPLICATION_CREDENTIALS"', name
+            assert gcp["--credentials"] == "file:$GOOGLE_APPLICATION_CREDENTIALS", name
             assert "--endpoint" not in gcp, "production talks to the clouds themselves"
             assert order.index(GCP_AUTH) < index, name
 
@@ -316,15 +318,15 @@ def test_main_deploys_dev_tags_promote_to_prd_and_dispatch_rolls_back():
     declared = {"with-aws", "with-gcp", "with-keyless-signing"}
     # dev deploys only a commit whose tests passed: it runs them first, in the same job
     assert [next(iter(set(c) - declared)) for c in dagger_chains(dev)] == ["test", "plan", "deploy"]
-    assert last(dev, "deploy")["--env"] == "dev" and last(dev, "deploy")["--branch"] == '"$BRANCH"'
-    assert last(dev, "deploy")["--commit"] == '"$COMMIT"'
+    assert last(dev, "deploy")["--env"] == "dev" and last(dev, "deploy")["--branch"] == "$BRANCH"
+    assert last(dev, "deploy")["--commit"] == "$COMMIT"
     # ... and a tag promotes exactly those images: prd builds nothing.
     assert [next(iter(set(c) - declared)) for c in dagger_chains(prd)] == ["plan", "promote", "dora"]
-    assert (last(prd, "promote")["--version"], last(prd, "promote")["--commit"]) == ('"$VERSION"', '"$COMMIT"')
-    assert last(rollback, "rollback")["--env"] == '"$TARGET_ENV"'
-    assert last(rollback, "rollback")["--break-lock"] == '"$BREAK_LOCK"'  # a killed run's lock can be broken
+    assert (last(prd, "promote")["--version"], last(prd, "promote")["--commit"]) == ("$VERSION", "$COMMIT")
+    assert last(rollback, "rollback")["--env"] == "$TARGET_ENV"
+    assert last(rollback, "rollback")["--break-lock"] == "$BREAK_LOCK"  # a killed run's lock can be broken
     # dev records its commit's time, where the lead time starts; every prd run ends with prd's DORA metrics.
-    assert last(dev, "deploy")["--commit-time"] == '"$COMMIT_TIME"'
+    assert last(dev, "deploy")["--commit-time"] == "$COMMIT_TIME"
     for job in (prd, rollback):
         assert last(job, "dora") == {"--env": "prd", "--format": "markdown"}
         dora = next(step for step in job["steps"] if step.get("id") == "dora")
@@ -333,7 +335,7 @@ def test_main_deploys_dev_tags_promote_to_prd_and_dispatch_rolls_back():
     # Every plan, deploy and promote verifies against the one pinned signer; only dev's deploy signs (keyless).
     for chain in dagger_chains(dev) + dagger_chains(prd):
         if not {"test", "dora"} & set(chain):  # the services' tests and the records' metrics touch no image
-            assert chain["with-keyless-signing"]["--identity"] == '"$SIGNER"'
+            assert chain["with-keyless-signing"]["--identity"] == "$SIGNER"
     assert last(dev, "with-keyless-signing")["--oidc-request-token"] == "env:ACTIONS_ID_TOKEN_REQUEST_TOKEN"
     assert "--oidc-request-token" not in last(prd, "with-keyless-signing")
     signer = load(DEPLOY)["env"]["SIGNER"].replace(" ", "")
@@ -341,7 +343,7 @@ def test_main_deploys_dev_tags_promote_to_prd_and_dispatch_rolls_back():
         r"/\.github/workflows/deploy\.yml@refs/heads/main$")
     # Every run that takes an environment's deploy lock says who holds it.
     for job, function in ((dev, "deploy"), (prd, "promote"), (rollback, "rollback")):
-        assert last(job, function)["--actor"] == '"$ACTOR"'
+        assert last(job, function)["--actor"] == "$ACTOR"
     # The values the calls expand come from env:, set from the event.
     step_env = {
         k: v for step in dev["steps"] + prd["steps"] + rollback["steps"] for k, v in step.get("env", {}).items()

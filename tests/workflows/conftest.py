@@ -6,12 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from dojangkok_local import act, engine
-
-
-@pytest.fixture(scope="session")
-def engine_env() -> dict[str, str]:
-    return engine.attach()
+from dojangkok_local import act
 
 
 @pytest.fixture

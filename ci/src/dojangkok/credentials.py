@@ -95,7 +95,10 @@ class GcpAccess:
         return self.credentials is not None or self.access_token is not None
 
     async def google_credentials(self):
-        """google-auth credentials, or None where none were given (the endpoint's fake takes anonymous ones)."""
+        """google-auth credentials, or None where none were given or an endpoint was: the fake takes anonymous calls,
+        and credentials given beside it (a workflow's workload identity file) are neither exchanged nor sent there."""
+        if self.endpoint is not None:
+            return None
         if self.access_token is not None:
             import google.oauth2.credentials
 
@@ -115,6 +118,9 @@ class GcpAccess:
         import google.auth.transport.requests
 
         creds = await self.google_credentials()
+        if creds is None:
+            raise CredentialsError("the GCP fake (with-gcp --endpoint) serves no Artifact Registry: push to a local "
+                                   "registry with with-registry --address")
         try:
             creds.refresh(google.auth.transport.requests.Request())
         except Exception as exc:

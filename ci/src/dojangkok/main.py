@@ -144,7 +144,9 @@ class Dojangkok:
             dagger.Secret | None, Doc("An OAuth access token (cmd:'gcloud auth print-access-token')")
         ] = None,
         endpoint: Annotated[
-            dagger.Service | None, Doc("The Compute / Cloud Deploy fake instead of Google, e.g. tcp://localhost:8085")
+            dagger.Service | None,
+            Doc("The Compute / Cloud Deploy fake instead of Google, e.g. tcp://localhost:8085 (called anonymously: "
+                "credentials given with it are not used)"),
         ] = None,
     ) -> "Dojangkok":
         """Use these Google credentials (Artifact Registry, Compute, Cloud Deploy) in every function after this one."""

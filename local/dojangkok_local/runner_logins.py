@@ -38,8 +38,11 @@ class RunnerLogins:
     aws_endpoint: str
 
     def job(self, job: oidc.Job) -> dict[str, str]:
-        """The runner environment of one job: its token request, AWS STS's endpoint, the proxy to Google STS."""
-        return {**self.tokens.job(job), "AWS_ENDPOINT_URL_STS": self.aws_endpoint, **self.proxy.client_env()}
+        """The runner environment of one job: who it runs for (as its token says), its token request, AWS STS's
+        endpoint, the proxy to Google STS."""
+        return {"GITHUB_REPOSITORY": job.repository, "GITHUB_REPOSITORY_OWNER": job.repository.split("/")[0],
+                "GITHUB_RUN_ID": job.run_id, **self.tokens.job(job), "AWS_ENDPOINT_URL_STS": self.aws_endpoint,
+                **self.proxy.client_env()}
 
 
 def variables(env: str, *, aws_endpoint: str, gcp_endpoint: str, registry: str) -> dict[str, str]:

@@ -3,7 +3,6 @@ clone on this host, with the actions pinned at their SHAs and the released `dagg
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -33,15 +32,9 @@ def test_a_pull_request_passes_every_step_of_the_job(engine_env, checkout, tmp_p
     assert result.returncode == 0
 
 
-def test_a_pull_request_whose_frontend_test_fails_fails_the_test_job_naming_frontend(engine_env, checkout, tmp_path):
-    (checkout / "services" / "frontend" / "tests" / "deliberately_broken.test.js").write_text(
-        'import { expect, test } from "vitest";\n\n'
-        'test("the deposit comes back in full", () => {\n  expect(1 + 1, "deliberately broken").toBe(3);\n});\n'
-    )
-    subprocess.run(["git", "-C", str(checkout), "add", "-A"], check=True)
-    subprocess.run(["git", "-C", str(checkout), "-c", "user.name=dev", "-c", "user.email=dev@example.com",
-                    "commit", "--quiet", "-m", "a frontend test that fails"], check=True)
-    result = pull_request(checkout, "test", tmp_path)
+def test_a_pull_request_whose_frontend_test_fails_fails_the_test_job_naming_frontend(engine_env, failing_frontend_test,
+                                                                                    tmp_path):
+    result = pull_request(failing_frontend_test, "test", tmp_path)
     assert result.returncode != 0
     assert result.jobs == {"test": "failure"}
     assert result.steps["test", "dagger call test"] == "failure"

@@ -6,6 +6,7 @@ the repository variables deploy.yml reads (unset on GitHub)."""
 from __future__ import annotations
 
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -23,31 +24,61 @@ def head(checkout: Path) -> str:
                           text=True).stdout.strip()
 
 
-def test_a_dispatched_rollback_puts_dev_back_on_the_previous_release_logged_in_by_oidc(
-        engine_env, checkout, clouds, registry, registry_api, tmp_path):
+@dataclass(frozen=True)
+class Logged:
+    """A run of a deploy.yml job, and what its logins did."""
+
+    result: act.Run
+    exchanges: list[dict]  # Google STS's answers
+    refused: list[str]  # destinations the proxy would not reach
+
+
+def run_job(checkout: Path, clouds, registry: str, scratch: Path, job: str, event: str, payload: dict,
+            who: oidc.Job, inputs: dict[str, str] | None = None) -> Logged:
+    """deploy.yml's `job` for `event`, logged in as `who` through the runner logins, on the emulated clouds."""
+    aws, gcp = clouds
+    with runner_logins.running(aws.endpoint) as logins:
+        result = act.run(checkout, WORKFLOW, event, payload, job, scratch, env=logins.job(who), inputs=inputs,
+                         actor=who.actor, variables=runner_logins.variables(
+                             "dev", aws_endpoint=aws.endpoint, gcp_endpoint=gcp.endpoint, registry=registry))
+        return Logged(result, logins.google.calls.entries(), list(logins.proxy.refused))
+
+
+def who(checkout: Path, event: str) -> oidc.Job:
+    """The identity GitHub gives deploy.yml's dev jobs: this repository, main, the dev environment."""
+    return oidc.Job(repository=runner_logins.REPOSITORY, repository_id=runner_logins.REPOSITORY_ID, workflow=WORKFLOW,
+                    ref="refs/heads/main", event_name=event, sha=head(checkout), environment="dev", run_id="4242")
+
+
+def steps_that_passed(checkout: Path, result: act.Run, job: str) -> list[str]:
+    workflow = yaml.safe_load((checkout / ".github" / "workflows" / WORKFLOW).read_text())
+    return [s["name"] for s in workflow["jobs"][job]["steps"] if result.steps.get((job, s["name"])) == "success"]
+
+
+def logged_in_by_oidc(logged: Logged, aws) -> None:
+    """Both logins were OIDC exchanges of the job's token: AWS STS assumed a role with it, Google STS granted the
+    dev environment's subject through the provider; nothing was reached through the proxy but Google STS."""
+    assert "AssumeRoleWithWebIdentity" in {call["operation"] for call in aws.calls()}
+    assert logged.exchanges == [{"audience": f"//iam.googleapis.com/{runner_logins.PROVIDER}", "outcome": "granted",
+                                 "subject": f"repo:{runner_logins.REPOSITORY}:environment:dev"}]
+    assert logged.refused == []
+
+
+def test_a_dispatched_rollback_puts_dev_back_on_the_previous_release(engine_env, checkout, clouds, registry,
+                                                                     registry_api, tmp_path):
     aws, gcp = clouds
     first, second = (releases.run(clouds, "dev", releases.images(registry, n)) for n in (1, 2))
     for name, image in second.items():
         registry_api.retag(f"dojangkok/{name}", image.partition("@")[2], "latest")  # as deploy left it
-    job = oidc.Job(repository=runner_logins.REPOSITORY, repository_id=runner_logins.REPOSITORY_ID,
-                   workflow=WORKFLOW, ref="refs/heads/main", event_name="workflow_dispatch", sha=head(checkout),
-                   environment="dev", run_id="4242")
     inputs = {"env": "dev", "action": "rollback", "break_lock": "false"}
 
-    with runner_logins.running(aws.endpoint) as logins:
-        result = act.run(
-            checkout, WORKFLOW, "workflow_dispatch", {"ref": job.ref, "inputs": inputs}, "rollback", tmp_path,
-            env=logins.job(job), inputs=inputs, actor="octocat",
-            variables=runner_logins.variables("dev", aws_endpoint=aws.endpoint, gcp_endpoint=gcp.endpoint,
-                                              registry=registry))
-        exchanges = logins.google.calls.entries()
-        refused = list(logins.proxy.refused)
+    logged = run_job(checkout, clouds, registry, tmp_path, "rollback", "workflow_dispatch",
+                     {"ref": "refs/heads/main", "inputs": inputs}, who(checkout, "workflow_dispatch"), inputs)
 
-    assert result.jobs == {"rollback": "success"}, (tmp_path / "act.log").read_text()[-4000:]
-    workflow = yaml.safe_load((checkout / ".github" / "workflows" / WORKFLOW).read_text())
-    ran = {name: outcome for (job_id, name), outcome in result.steps.items() if job_id == "rollback"}
-    assert [s["name"] for s in workflow["jobs"]["rollback"]["steps"] if ran.get(s["name"]) == "success"] == [
-        s["name"] for s in workflow["jobs"]["rollback"]["steps"] if not s.get("if", "").endswith("== 'prd' }}")]
+    assert logged.result.jobs == {"rollback": "success"}, (tmp_path / "act.log").read_text()[-4000:]
+    assert steps_that_passed(checkout, logged.result, "rollback") == [
+        "Check out", "AWS credentials (OIDC)", "GCP credentials (workload identity federation)",
+        "dagger call rollback", "Summary"]  # dora: prd only
     # The clouds run release 1 again, `latest` names it, and the record says who rolled back, from which run.
     assert releases.serving(clouds, "dev") == first
     assert {name: releases.latest(registry_api, name) for name in first} == {
@@ -55,9 +86,28 @@ def test_a_dispatched_rollback_puts_dev_back_on_the_previous_release_logged_in_b
     record = emulated(settings("dev"), aws.endpoint, gcp.endpoint).records().read()[-1]
     assert (record.action, record.outcome, record.commit) == ("rollback", "succeeded", releases.commit(1))
     assert record.actor == "octocat (run 4242)"
-    # Both logins were OIDC exchanges of this job's token: AWS STS assumed the variable's role, Google STS granted
-    # the environment's subject through the provider; nothing else was reached through the proxy.
-    assert "AssumeRoleWithWebIdentity" in {call.get("operation") for call in aws.calls()}
-    assert exchanges == [{"audience": f"//iam.googleapis.com/{runner_logins.PROVIDER}", "outcome": "granted",
-                          "subject": "repo:dojangkok/dojangkok:environment:dev"}]
-    assert refused == []
+    logged_in_by_oidc(logged, aws)
+
+
+def test_a_push_whose_tests_fail_does_not_reach_dev(engine_env, failing_frontend_test, clouds, registry,
+                                                    registry_api, tmp_path):
+    aws, gcp = clouds
+    running = releases.run(clouds, "dev", releases.images(registry, 1))
+    tags = {name: registry_api.tags(f"dojangkok/{name}") for name in running}
+    sha = head(failing_frontend_test)
+
+    logged = run_job(failing_frontend_test, clouds, registry, tmp_path, "dev", "push",
+                     {"ref": "refs/heads/main", "after": sha,
+                      "head_commit": {"id": sha, "timestamp": "2026-12-07T10:00:00+09:00"}},
+                     who(failing_frontend_test, "push"))
+
+    assert logged.result.jobs == {"dev": "failure"}
+    assert logged.result.steps["dev", "dagger call test"] == "failure"
+    assert "frontend: tests failed" in logged.result.output["dev", "dagger call test"]
+    assert "dagger call deploy" not in steps_that_passed(failing_frontend_test, logged.result, "dev")
+    # dev is as it was: the same release running, nothing pushed, no lock; the logins were the only cloud calls.
+    assert releases.serving(clouds, "dev") == running
+    assert {name: registry_api.tags(f"dojangkok/{name}") for name in running} == tags
+    assert {call["operation"] for call in aws.calls()} <= {"AssumeRoleWithWebIdentity", "GetCallerIdentity"}
+    assert gcp.calls() == []
+    logged_in_by_oidc(logged, aws)

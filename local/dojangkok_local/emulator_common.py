@@ -4,12 +4,14 @@ drivers wait without waiting (tests and benchmarks), and the benchmarks' rows an
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Self
 
 from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Response
@@ -40,6 +42,30 @@ class LocalServer:
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+class LocalApp:
+    """A stand-in whose API is a WSGI app served on 127.0.0.1: `start()` / `stop()`, or `with Cls.running() as x`."""
+
+    def __init__(self, app: Any, *, name: str) -> None:
+        self._server = LocalServer(app, name=name)
+        self.endpoint = self._server.endpoint
+
+    def start(self) -> Self:
+        self._server.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.stop()
+
+    @classmethod
+    @contextlib.contextmanager
+    def running(cls, *args: Any, **kwargs: Any) -> Iterator[Self]:
+        app = cls(*args, **kwargs).start()
+        try:
+            yield app
+        finally:
+            app.stop()
 
 
 class CallLog:

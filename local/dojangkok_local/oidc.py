@@ -10,18 +10,16 @@ token carries are the job's, as on GitHub; a request without one is refused (401
 
 from __future__ import annotations
 
-import contextlib
 import secrets
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 from flask import Flask, request
 
-from dojangkok_local.emulator_common import LocalServer, json_response
+from dojangkok_local.emulator_common import LocalApp, json_response
 
 TOKEN_SECONDS = 300  # GitHub's tokens last five minutes; verifiers check exp
 
@@ -62,8 +60,8 @@ class Job:
         return claims
 
 
-class TokenService:
-    """The token service on 127.0.0.1: `start()` / `stop()`, or use `running()`."""
+class TokenService(LocalApp):
+    """The token service on 127.0.0.1: `start()` / `stop()`, or `with TokenService.running() as service`."""
 
     def __init__(self) -> None:
         self._key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -71,15 +69,8 @@ class TokenService:
         self._jobs: dict[str, Job] = {}
         self._lock = threading.Lock()
         self.issued: list[dict] = []  # the claims of every token handed out, in order
-        self._server = LocalServer(self._app(), name="oidc-token-service")
-        self.issuer = self._server.endpoint
-
-    def start(self) -> TokenService:
-        self._server.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.stop()
+        super().__init__(self._app(), name="oidc-token-service")
+        self.issuer = self.endpoint
 
     def job(self, job: Job) -> dict[str, str]:
         """The environment GitHub gives a job with `id-token: write`: its request URL and its own request token."""
@@ -129,11 +120,3 @@ class TokenService:
 
         return app
 
-
-@contextlib.contextmanager
-def running() -> Iterator[TokenService]:
-    service = TokenService().start()
-    try:
-        yield service
-    finally:
-        service.stop()

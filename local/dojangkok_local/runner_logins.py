@@ -62,7 +62,7 @@ def variables(env: str, *, aws_endpoint: str, gcp_endpoint: str, registry: str) 
 @contextlib.contextmanager
 def running(aws_endpoint: str) -> Iterator[RunnerLogins]:
     """The token service, Google STS and the proxy to it; AWS STS is the AWS emulator at `aws_endpoint`."""
-    with oidc.running() as tokens, sts.running() as google, \
+    with oidc.TokenService.running() as tokens, sts.SecurityTokenService.running() as google, \
             tls_proxy.running({"sts.googleapis.com": google.endpoint.removeprefix("http://")}) as proxy:
         google.add_provider(sts.Provider(
             PROVIDER, issuer_uri=tokens.issuer,

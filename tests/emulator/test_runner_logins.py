@@ -46,7 +46,8 @@ def run_action(name: str, inputs: dict[str, str], who: oidc.Job, env: dict[str, 
                "GITHUB_REPOSITORY": who.repository, "GITHUB_WORKFLOW": who.workflow, "GITHUB_ACTION": "__run",
                "GITHUB_ACTOR": who.actor, "GITHUB_SHA": who.sha, "GITHUB_REF": who.ref, "GITHUB_RUN_ID": who.run_id,
                **env, **{f"INPUT_{key.upper()}": value for key, value in {**defaults, **inputs}.items()}}
-    done = subprocess.run(["node", str(copy / metadata["runs"]["main"])], env=environ, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(["node", str(copy / metadata["runs"]["main"])], env=environ, capture_output=True,
+                          text=True, timeout=120)
     # @actions/core writes each variable as NAME<<DELIMITER, the value, DELIMITER
     found = re.findall(r"^(\w+)<<(\S+)\n(.*?)\n\2$", exported.read_text(), re.MULTILINE | re.DOTALL)
     return done.returncode, {name: value for name, _, value in found}, done.stdout + done.stderr

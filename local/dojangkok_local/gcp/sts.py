@@ -11,17 +11,15 @@ Attribute conditions: the CEL subset GitHub setups use, `assertion.CLAIM == 'VAL
 
 from __future__ import annotations
 
-import contextlib
 import re
 import secrets
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import jwt
 from flask import Flask, request
 
-from dojangkok_local.emulator_common import CallLog, LocalServer, json_response
+from dojangkok_local.emulator_common import CallLog, LocalApp, json_response
 
 GRANT_TYPE = "urn:ietf:params:oauth:grant-type:token-exchange"
 JWT_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:jwt"  # noqa: S105 (a type name, RFC 8693)
@@ -64,23 +62,16 @@ class Provider:
         return ""
 
 
-class SecurityTokenService:
-    """The STS app and its state: providers, the exchanges it granted. `start()` / `stop()` on 127.0.0.1."""
+class SecurityTokenService(LocalApp):
+    """The STS app and its state: providers, the exchanges it answered. `start()` / `stop()` on 127.0.0.1, or
+    `with SecurityTokenService.running() as sts`."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._providers: dict[str, Provider] = {}
         self._keys: dict[str, jwt.PyJWKClient] = {}
         self.calls = CallLog()  # {"audience", "outcome", "subject"} per exchange asked for
-        self._server = LocalServer(self._app(), name="google-sts")
-        self.endpoint = self._server.endpoint
-
-    def start(self) -> SecurityTokenService:
-        self._server.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.stop()
+        super().__init__(self._app(), name="google-sts")
 
     def add_provider(self, provider: Provider) -> None:
         with self._lock:
@@ -149,11 +140,3 @@ def _snake(name: str) -> str:
 def _invalid(error: str, description: str) -> tuple[int, dict]:
     return 400, {"error": error, "error_description": description}
 
-
-@contextlib.contextmanager
-def running() -> Iterator[SecurityTokenService]:
-    service = SecurityTokenService().start()
-    try:
-        yield service
-    finally:
-        service.stop()

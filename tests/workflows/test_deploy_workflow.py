@@ -97,7 +97,7 @@ def test_a_push_whose_tests_fail_does_not_reach_dev(engine_env, failing_frontend
     sha = head(failing_frontend_test)
 
     logged = run_job(failing_frontend_test, clouds, registry, tmp_path, "dev", "push",
-                     {"ref": "refs/heads/main", "after": sha,
+                     {"ref": "refs/heads/main", "after": sha, "deleted": False,
                       "head_commit": {"id": sha, "timestamp": "2026-12-07T10:00:00+09:00"}},
                      who(failing_frontend_test, "push"))
 

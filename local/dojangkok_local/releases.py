@@ -15,6 +15,7 @@ from dojangkok_local.drivers import emulated
 from dojangkok_local.registry import RegistryApi
 
 SERVICES = ("frontend", "ai-server")  # one per cloud: the drivers' own tiers cover the rest
+EVERY = tuple(s.name for s in catalogue.BUILT)  # what a deploy or rollback without --service acts on
 
 
 def commit(n: int) -> str:

@@ -67,7 +67,8 @@ def logged_in_by_oidc(logged: Logged, aws) -> None:
 def test_a_dispatched_rollback_puts_dev_back_on_the_previous_release(engine_env, checkout, clouds, registry,
                                                                      registry_api, tmp_path):
     aws, gcp = clouds
-    first, second = (releases.run(clouds, "dev", releases.images(registry, n)) for n in (1, 2))
+    # dev ran two releases of every service (a dispatched rollback takes them all back)
+    first, second = (releases.run(clouds, "dev", releases.images(registry, n, releases.EVERY)) for n in (1, 2))
     for name, image in second.items():
         registry_api.retag(f"dojangkok/{name}", image.partition("@")[2], "latest")  # as deploy left it
     inputs = {"env": "dev", "action": "rollback", "break_lock": "false"}
@@ -80,7 +81,7 @@ def test_a_dispatched_rollback_puts_dev_back_on_the_previous_release(engine_env,
         "Check out", "AWS credentials (OIDC)", "GCP credentials (workload identity federation)",
         "dagger call rollback", "Summary"]  # dora: prd only
     # The clouds run release 1 again, `latest` names it, and the record says who rolled back, from which run.
-    assert releases.serving(clouds, "dev") == first
+    assert releases.serving(clouds, "dev", releases.EVERY) == first
     assert {name: releases.latest(registry_api, name) for name in first} == {
         name: image.partition("@")[2] for name, image in first.items()}
     record = emulated(settings("dev"), aws.endpoint, gcp.endpoint).records().read()[-1]
@@ -105,9 +106,9 @@ def test_a_push_whose_tests_fail_does_not_reach_dev(engine_env, failing_frontend
     assert logged.result.steps["dev", "dagger call test"] == "failure"
     assert "frontend: tests failed" in logged.result.output["dev", "dagger call test"]
     assert "dagger call deploy" not in steps_that_passed(failing_frontend_test, logged.result, "dev")
-    # dev is as it was: the same release running, nothing pushed, no lock; the logins were the only cloud calls.
-    assert releases.serving(clouds, "dev") == running
-    assert {name: registry_api.tags(f"dojangkok/{name}") for name in running} == tags
+    # The logins were the only cloud calls; dev is as it was: the same release running, nothing pushed.
+    logged_in_by_oidc(logged, aws)
     assert {call["operation"] for call in aws.calls()} <= {"AssumeRoleWithWebIdentity", "GetCallerIdentity"}
     assert gcp.calls() == []
-    logged_in_by_oidc(logged, aws)
+    assert releases.serving(clouds, "dev") == running
+    assert {name: registry_api.tags(f"dojangkok/{name}") for name in running} == tags

@@ -119,6 +119,7 @@ def run(checkout: Path, workflow: str, event: str, payload: dict, job: str = "",
     behalf; only `job` when given. The engine's client environment and `env` reach every step; `variables` are the
     repository's (`vars.*`), `inputs` a dispatch's."""
     scratch = Path(scratch or tempfile.mkdtemp(prefix="act-"))
+    scratch.mkdir(parents=True, exist_ok=True)
     event_file = scratch / "event.json"
     event_file.write_text(json.dumps(payload))
     client = {**engine.client_env(), **(env or {})}

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from dojangkok.deploy.lock import LockRecord
 from dojangkok_local import act, oidc, releases, runner_logins, settings
 from dojangkok_local.drivers import emulated
 
@@ -64,17 +65,26 @@ def logged_in_by_oidc(logged: Logged, aws) -> None:
     assert logged.refused == []
 
 
-def test_a_dispatched_rollback_puts_dev_back_on_the_previous_release(engine_env, checkout, clouds, registry,
-                                                                     registry_api, tmp_path):
-    aws, gcp = clouds
-    # dev ran two releases of every service (a dispatched rollback takes them all back)
+def two_releases_of_everything(clouds, registry: str, registry_api) -> tuple[dict[str, str], dict[str, str]]:
+    """dev ran release 1 then release 2 of every service (a dispatched rollback takes them all back)."""
     first, second = (releases.run(clouds, "dev", releases.images(registry, n, releases.EVERY)) for n in (1, 2))
     for name, image in second.items():
         registry_api.retag(f"dojangkok/{name}", image.partition("@")[2], "latest")  # as deploy left it
-    inputs = {"env": "dev", "action": "rollback", "break_lock": "false"}
+    return first, second
 
-    logged = run_job(checkout, clouds, registry, tmp_path, "rollback", "workflow_dispatch",
-                     {"ref": "refs/heads/main", "inputs": inputs}, who(checkout, "workflow_dispatch"), inputs)
+
+def dispatch_rollback(checkout: Path, clouds, registry: str, scratch: Path, break_lock: bool = False) -> Logged:
+    inputs = {"env": "dev", "action": "rollback", "break_lock": str(break_lock).lower()}
+    return run_job(checkout, clouds, registry, scratch, "rollback", "workflow_dispatch",
+                   {"ref": "refs/heads/main", "inputs": inputs}, who(checkout, "workflow_dispatch"), inputs)
+
+
+def test_a_dispatched_rollback_puts_dev_back_on_the_previous_release(engine_env, checkout, clouds, registry,
+                                                                     registry_api, tmp_path):
+    aws, gcp = clouds
+    first, _ = two_releases_of_everything(clouds, registry, registry_api)
+
+    logged = dispatch_rollback(checkout, clouds, registry, tmp_path)
 
     assert logged.result.jobs == {"rollback": "success"}, (tmp_path / "act.log").read_text()[-4000:]
     assert steps_that_passed(checkout, logged.result, "rollback") == [
@@ -112,3 +122,23 @@ def test_a_push_whose_tests_fail_does_not_reach_dev(engine_env, failing_frontend
     assert gcp.calls() == []
     assert releases.serving(clouds, "dev") == running
     assert {name: registry_api.tags(f"dojangkok/{name}") for name in running} == tags
+
+
+def test_a_rollback_dispatched_while_a_killed_run_holds_the_lock_breaks_it_only_when_asked(
+        engine_env, checkout, clouds, registry, registry_api, tmp_path):
+    first, second = two_releases_of_everything(clouds, registry, registry_api)
+    lock = releases.drivers(clouds, "dev").lock()
+    killed = LockRecord(environment="dev", holder="octocat (run 4100)", action="deploy",
+                        release="dev-main-202612070900", services=("backend",))
+    lock.acquire(killed)  # the run that took it was killed: nothing will release it
+
+    refused = dispatch_rollback(checkout, clouds, registry, tmp_path / "refused")
+    assert refused.result.jobs == {"rollback": "failure"}
+    assert "dev is locked by another deploy: deploy of dev-main-202612070900 (backend) by octocat (run 4100)" in \
+        refused.result.output["rollback", "dagger call rollback"]
+    assert releases.serving(clouds, "dev", releases.EVERY) == second and lock.holder() == killed
+
+    broken = dispatch_rollback(checkout, clouds, registry, tmp_path / "broken", break_lock=True)
+    assert broken.result.jobs == {"rollback": "success"}, (tmp_path / "broken" / "act.log").read_text()[-4000:]
+    assert releases.serving(clouds, "dev", releases.EVERY) == first
+    assert lock.holder() is None  # broken, then the rollback's own lock released when it ended

@@ -2,11 +2,11 @@
 tests/workflows), so `pytest -m unit|emulator|engine|workflows` runs each alone, `pytest tests/TIER` collects no
 more than it needs, and together they run everything (an unmarked test would silently drop out of `scripts/test`).
 
-Below: the fixtures the engine and workflows tiers share (the running engine, a registry of their own, emulated
-clouds); their imports stay inside them so the unit tier does not load moto.
+Below: the fixtures the tiers share (the running engine, a registry of their own, emulated clouds, Prometheus and
+the gated services it scrapes); their imports stay inside them so the unit tier does not load moto.
 """
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -65,3 +65,31 @@ def clouds(engine_env):
         aws.reset_calls()
         gcp.reset_calls()
         yield aws, gcp
+
+
+@pytest.fixture(scope="session")
+def prometheus():
+    from dojangkok_local.prometheus import Prometheus
+
+    with Prometheus() as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def backend_jar(tmp_path_factory) -> Path:
+    from dojangkok_local.gated import package_backend
+
+    return package_backend(tmp_path_factory.mktemp("backend"))
+
+
+@pytest.fixture
+def serving(prometheus, request: pytest.FixtureRequest) -> Callable:
+    """`with serving(service="ai-server", **faults)`: a release of a gated service (ai-server, or backend) under
+    users' load, scraped by Prometheus as that service (dojangkok_local.gated)."""
+    from dojangkok_local import gated
+
+    def run(service: str = "ai-server", **faults: str):
+        jar = request.getfixturevalue("backend_jar") if service == "backend" else None
+        return gated.serving(prometheus, service, jar, **faults)
+
+    return run

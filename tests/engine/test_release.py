@@ -17,7 +17,7 @@ from dojangkok_local import emulator_polls, releases, settings, signing
 from dojangkok_local.aws.infra import provision
 from dojangkok_local.aws.server import EmulatorControl
 from dojangkok_local.drivers import emulated, what_runs
-from dojangkok_local.engine.cli import Emulated, dagger, overrides
+from dojangkok_local.engine.cli import Emulated, dagger, host_service, overrides
 from dojangkok_local.gcp.seed import seed_environment
 
 pytestmark = pytest.mark.engine
@@ -115,6 +115,30 @@ def test_an_unhealthy_green_rolls_back_takes_the_other_cloud_back_and_is_on_reco
     assert not {"PutObject", "CreateDeployment"} & {c.get("operation") for c in aws.calls()}
     drivers = emulated(settings("dev"), aws.endpoint, clouds[1].endpoint)
     assert [r.commit for r in drivers.records().read()] == [commit]  # the refused call left no record
+
+
+def test_a_breach_on_backend_rolls_backend_back_and_takes_ai_server_back(images_built, clouds, registry,
+                                                                         prometheus, serving):
+    """The gate on the main service, through the CLI: backend's new release fails half its users (its jar, its fault
+    switch, scraped by Prometheus as backend), Micrometer's metrics breach, backend goes back and ai-server, which
+    reached the release on GCP, is reverted: both clouds on release 1."""
+    aws, gcp = clouds
+    gated = ("backend", "ai-server")
+    first = releases.run(clouds, "dev", releases.images(registry, 1, gated))
+    judged = overrides({"DOJANGKOK_DEV_ANALYSIS_SERVICES": "backend", "DOJANGKOK_DEV_ANALYSIS_WINDOW_SECONDS": "6"})
+    commit = "b2" * 20
+    with serving("backend", FAULT_ERROR_RATIO="0.5"):  # what users of the new backend release get
+        failed = release(clouds, registry, "with-prometheus", "--endpoint", host_service(prometheus.url), "deploy",
+                         "--env", "dev", "--branch", "main", "--platform", "linux/amd64", "--commit", commit,
+                         source=judged, services=",".join(gated), check=False, fmt="text")
+    assert failed.returncode != 0
+    assert re.search(r"backend\s+codedeploy-blue-green\s+rolled-back", failed.stderr), failed.stderr[-3000:]
+    assert re.search(r"ai-server\s+\S+\s+reverted", failed.stderr)
+    assert releases.serving(clouds, "dev", gated) == first
+    record = emulated(settings("dev"), aws.endpoint, gcp.endpoint).records().read()[-1]
+    assert (record.commit, record.outcome) == (commit, "rolled-back")
+    assert re.search(r"backend rolled-back: analysis breached over 6 s: error rate \d+\.\d % > 10 % \(query .*"
+                     r"http_server_requests_seconds_count", record.cause), record.cause
 
 
 def test_a_cloud_error_mid_deploy_leaves_both_clouds_latest_and_the_lock_as_they_were(images_built, clouds, registry,

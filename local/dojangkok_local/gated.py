@@ -1,5 +1,6 @@
-"""Fixtures shared by the emulator tier: the monitoring stack (real Prometheus) and real gated services under load
-(ai-server as its image runs it, backend as its image's jar), for the analysis gate."""
+"""The gated services served for real on this host, for the analysis gate: ai-server as its image runs it (uvicorn),
+backend as its image's jar (packaged offline from what scripts/bootstrap fetched), each with the release's fault
+switches, under users' load, scraped by Prometheus (dojangkok_local.prometheus) as that service."""
 
 from __future__ import annotations
 
@@ -9,30 +10,22 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
-import pytest
 from dojangkok import catalogue
+
 from dojangkok_local import ROOT
 from dojangkok_local.prometheus import Prometheus
 from dojangkok_local.registry import free_port
 from dojangkok_local.zero_downtime import PATHS
 
 
-@pytest.fixture(scope="session")
-def prometheus() -> Iterator[Prometheus]:
-    with Prometheus() as running:
-        yield running
-
-
-@pytest.fixture(scope="session")
-def backend_jar(tmp_path_factory) -> Path:
+def package_backend(build: Path) -> Path:
     """services/backend packaged as its Dockerfile packages it (tests skipped: the services tier runs them), in a
-    copy, so the services' own tests beside this tier keep their target/; offline, from what bootstrap fetched."""
-    build = tmp_path_factory.mktemp("backend")
+    copy under `build`, so the services' own tests keep their target/; offline. Returns the jar."""
     shutil.copy(ROOT / "services" / "backend" / "pom.xml", build)
     shutil.copytree(ROOT / "services" / "backend" / "src", build / "src")
     subprocess.run(["mvn", "-B", "-q", "-o", "--no-transfer-progress", "-DskipTests", "package"], cwd=build,
@@ -98,21 +91,16 @@ def users(address: str, path: str, per_second: float = 20) -> Iterator[None]:
         worker.join(10)
 
 
-@pytest.fixture
-def serving(prometheus: Prometheus, request: pytest.FixtureRequest) -> Callable:
-    """Run a release of a gated service (ai-server, or backend) under users' load, scraped by Prometheus as that
-    service."""
-
-    @contextmanager
-    def run(service: str = "ai-server", **faults: str) -> Iterator[str]:
-        release = (ai_server_release(**faults) if service == "ai-server"
-                   else backend_release(request.getfixturevalue("backend_jar"), **faults))
-        with release as address, users(address, PATHS[service]):
-            prometheus.watch(service, [address])
-            prometheus.wait_scraped(service)
-            try:
-                yield address
-            finally:
-                prometheus.watch(service, [])
-
-    return run
+@contextmanager
+def serving(prometheus: Prometheus, service: str = "ai-server", backend_jar: Path | None = None,
+            **faults: str) -> Iterator[str]:
+    """A release of a gated service under users' load, scraped by `prometheus` as that service (backend needs its
+    jar); host:port."""
+    release = ai_server_release(**faults) if service == "ai-server" else backend_release(backend_jar, **faults)
+    with release as address, users(address, PATHS[service]):
+        prometheus.watch(service, [address])
+        prometheus.wait_scraped(service)
+        try:
+            yield address
+        finally:
+            prometheus.watch(service, [])

@@ -142,12 +142,16 @@ def run(checkout: Path, workflow: str, event: str, payload: dict, job: str = "",
     return Run.read(done.returncode, done.stdout + "\n" + done.stderr)
 
 
-def pull_request(checkout: Path, head: str = "feature") -> dict:
-    """The payload GitHub sends for a pull request from `head` into main, at the checkout's commit."""
-    sha = subprocess.run(["git", "-C", str(checkout), "rev-parse", "HEAD"], check=True, capture_output=True,
-                         text=True).stdout.strip()
+def head(checkout: Path) -> str:
+    """The commit the checkout is at: what GitHub's events name as the run's sha."""
+    return subprocess.run(["git", "-C", str(checkout), "rev-parse", "HEAD"], check=True, capture_output=True,
+                          text=True).stdout.strip()
+
+
+def pull_request(checkout: Path, branch: str = "feature") -> dict:
+    """The payload GitHub sends for a pull request from `branch` into main, at the checkout's commit."""
     return {"number": 1, "action": "synchronize",
-            "pull_request": {"number": 1, "head": {"ref": head, "sha": sha}, "base": {"ref": "main"}}}
+            "pull_request": {"number": 1, "head": {"ref": branch, "sha": head(checkout)}, "base": {"ref": "main"}}}
 
 
 PAYLOADS = {"pull_request": pull_request}

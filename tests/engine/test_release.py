@@ -122,7 +122,6 @@ def test_a_breach_on_backend_rolls_backend_back_and_takes_ai_server_back(images_
     """The gate on the main service, through the CLI: backend's new release fails half its users (its jar, its fault
     switch, scraped by Prometheus as backend), Micrometer's metrics breach, backend goes back and ai-server, which
     reached the release on GCP, is reverted: both clouds on release 1."""
-    aws, gcp = clouds
     gated = ("backend", "ai-server")
     first = releases.run(clouds, "dev", releases.images(registry, 1, gated))
     judged = overrides({"DOJANGKOK_DEV_ANALYSIS_SERVICES": "backend", "DOJANGKOK_DEV_ANALYSIS_WINDOW_SECONDS": "6"})
@@ -135,7 +134,7 @@ def test_a_breach_on_backend_rolls_backend_back_and_takes_ai_server_back(images_
     assert re.search(r"backend\s+codedeploy-blue-green\s+rolled-back", failed.stderr), failed.stderr[-3000:]
     assert re.search(r"ai-server\s+\S+\s+reverted", failed.stderr)
     assert releases.serving(clouds, "dev", gated) == first
-    record = emulated(settings("dev"), aws.endpoint, gcp.endpoint).records().read()[-1]
+    record = releases.drivers(clouds, "dev").records().read()[-1]
     assert (record.commit, record.outcome) == (commit, "rolled-back")
     assert re.search(r"backend rolled-back: analysis breached over 6 s: error rate \d+\.\d % > 10 % \(query .*"
                      r"http_server_requests_seconds_count", record.cause), record.cause

@@ -5,24 +5,17 @@ the repository variables deploy.yml reads (unset on GitHub)."""
 
 from __future__ import annotations
 
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import yaml
 from dojangkok.deploy.lock import LockRecord
-from dojangkok_local import act, oidc, releases, runner_logins, settings
-from dojangkok_local.drivers import emulated
+from dojangkok_local import act, oidc, releases, runner_logins
 
 pytestmark = pytest.mark.workflows
 
 WORKFLOW = "deploy.yml"
-
-
-def head(checkout: Path) -> str:
-    return subprocess.run(["git", "-C", str(checkout), "rev-parse", "HEAD"], check=True, capture_output=True,
-                          text=True).stdout.strip()
 
 
 @dataclass(frozen=True)
@@ -48,7 +41,7 @@ def run_job(checkout: Path, clouds, registry: str, scratch: Path, job: str, even
 def who(checkout: Path, event: str) -> oidc.Job:
     """The identity GitHub gives deploy.yml's dev jobs: this repository, main, the dev environment."""
     return oidc.Job(repository=runner_logins.REPOSITORY, repository_id=runner_logins.REPOSITORY_ID, workflow=WORKFLOW,
-                    ref="refs/heads/main", event_name=event, sha=head(checkout), environment="dev", run_id="4242")
+                    ref="refs/heads/main", event_name=event, sha=act.head(checkout), environment="dev", run_id="4242")
 
 
 def steps_that_passed(checkout: Path, result: act.Run, job: str) -> list[str]:
@@ -81,7 +74,7 @@ def dispatch_rollback(checkout: Path, clouds, registry: str, scratch: Path, brea
 
 def test_a_dispatched_rollback_puts_dev_back_on_the_previous_release(engine_env, checkout, clouds, registry,
                                                                      registry_api, tmp_path):
-    aws, gcp = clouds
+    aws, _ = clouds
     first, _ = two_releases_of_everything(clouds, registry, registry_api)
 
     logged = dispatch_rollback(checkout, clouds, registry, tmp_path)
@@ -94,7 +87,7 @@ def test_a_dispatched_rollback_puts_dev_back_on_the_previous_release(engine_env,
     assert releases.serving(clouds, "dev", releases.EVERY) == first
     assert {name: releases.latest(registry_api, name) for name in first} == {
         name: image.partition("@")[2] for name, image in first.items()}
-    record = emulated(settings("dev"), aws.endpoint, gcp.endpoint).records().read()[-1]
+    record = releases.drivers(clouds, "dev").records().read()[-1]
     assert (record.action, record.outcome, record.commit) == ("rollback", "succeeded", releases.commit(1))
     assert record.actor == "octocat (run 4242)"
     logged_in_by_oidc(logged, aws)
@@ -105,7 +98,7 @@ def test_a_push_whose_tests_fail_does_not_reach_dev(engine_env, failing_frontend
     aws, gcp = clouds
     running = releases.run(clouds, "dev", releases.images(registry, 1))
     tags = {name: registry_api.tags(f"dojangkok/{name}") for name in running}
-    sha = head(failing_frontend_test)
+    sha = act.head(failing_frontend_test)
 
     logged = run_job(failing_frontend_test, clouds, registry, tmp_path, "dev", "push",
                      {"ref": "refs/heads/main", "after": sha, "deleted": False,

@@ -16,6 +16,7 @@ import secrets
 import threading
 from dataclasses import dataclass, field
 
+import httpx
 import jwt
 from flask import Flask, request
 
@@ -81,8 +82,6 @@ class SecurityTokenService(LocalApp):
         with self._lock:
             if issuer not in self._keys:
                 # As STS does: the issuer's discovery document names where its signing keys are published.
-                import httpx
-
                 discovery = httpx.get(f"{issuer.rstrip('/')}/.well-known/openid-configuration", timeout=10).json()
                 self._keys[issuer] = jwt.PyJWKClient(discovery["jwks_uri"])
             return self._keys[issuer]

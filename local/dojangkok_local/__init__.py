@@ -31,3 +31,14 @@ def settings(env: str, environ: Mapping[str, str] | None = None):
     from dojangkok.environments import SETTINGS_FILE, load
 
     return load(env, text=(ROOT / SETTINGS_FILE).read_text(), environ=os.environ if environ is None else environ)
+
+
+def planned_calls(service: str, env: str = "dev", environ: Mapping[str, str] | None = None) -> list[str]:
+    """The cloud API calls `dagger call plan` lists for deploying `service` to `env` with DOJANGKOK_* `environ`;
+    images in a stand-in registry, as on the emulators, so no ECR login."""
+    from dojangkok.environments import SETTINGS_FILE
+    from dojangkok.plan import make_plan
+
+    plan = make_plan(env, branch="main", services=[service], registry_override="127.0.0.1:5000",
+                     settings_text=(ROOT / SETTINGS_FILE).read_text(), overrides=environ or {})
+    return list(plan.services[0].api_calls)

@@ -8,13 +8,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from dojangkok.catalogue import BUILT, Strategy
-from dojangkok.deploy import blue_green, cloud_deploy, rolling
+from dojangkok.catalogue import BUILT
 from dojangkok.environments import Environment, SettingsError, UnknownEnvironmentError
 from dojangkok.plan import (
-    BLUE_GREEN_CALLS,
-    CLOUD_DEPLOY_CALLS,
-    ROLLING_CALLS,
     Plan,
     PlanError,
     check_signing,
@@ -23,7 +19,6 @@ from dojangkok.plan import (
 )
 from dojangkok.report import OutputFormat
 from dojangkok.tags import TagError, is_valid_tag
-from dojangkok_local import BUNDLE_DIR, startup_template
 
 pytestmark = pytest.mark.unit
 
@@ -79,7 +74,6 @@ def test_prd_plan_content():
     assert s["frontend"].target_details["auto_scaling_group"] == "dojangkok-prd-frontend-asg"
     assert s["frontend"].target_details["target_group"] == "dojangkok-prd-frontend-tg"
     assert s["frontend"].target_details["bundle_bucket"] == "s3://dojangkok-prd-codedeploy-bundles"
-    assert s["frontend"].api_calls == BLUE_GREEN_CALLS
     assert s["frontend"].resources == "1 GiB / 1 vCPU, m7g.medium"
     assert s["backend"].resources == "2 GiB / 1 vCPU, m7g.medium"
 
@@ -91,7 +85,6 @@ def test_prd_plan_content():
     assert s["vllm"].target == (
         "projects/dojangkok-prd/zones/asia-northeast3-b/instanceGroupManagers/dojangkok-prd-vllm-mig"
     )
-    assert s["vllm"].api_calls == ROLLING_CALLS
     assert (s["vllm"].instance_type, s["vllm"].accelerator) == ("g2-standard-4", "nvidia-l4")
     assert (s["vllm"].memory_mib, s["vllm"].cpus) == (16384, 4)
     assert s["vllm"].resources == "16 GiB / 4 vCPU, g2-standard-4 + nvidia-l4"
@@ -128,8 +121,6 @@ def test_every_built_service_matches_the_catalogue():
         assert planned.memory_mib == svc.memory_mib and planned.cpus == svc.cpus
         assert planned.image.endswith(f"/{svc.name}:{plan.tag}")
         assert is_valid_tag(planned.image.rsplit(":", 1)[1])
-        expected = BLUE_GREEN_CALLS if svc.strategy is Strategy.BLUE_GREEN else ROLLING_CALLS
-        assert planned.api_calls == expected
 
 
 def test_selected_services_only_in_catalogue_order():
@@ -146,14 +137,17 @@ def test_registry_override_sends_everything_to_the_local_registry():
         assert s.latest == f"127.0.0.1:5000/dojangkok/{s.service}:latest"
         assert not any(call.startswith("ecr:") for call in s.api_calls)  # no ECR password needed
     assert plan.registry_override == "127.0.0.1:5000"
+    assert any(call.startswith("ecr:") for call in by_name(dev())["frontend"].api_calls)  # ECR's is needed
 
 
 def test_cloud_deploy_pipeline_when_configured():
     plan = prd(overrides={"DOJANGKOK_PRD_GCP_DELIVERY_PIPELINE": "dojangkok-ai"})
     s = by_name(plan)
     assert s["vllm"].target == "projects/dojangkok-prd/locations/asia-northeast3/deliveryPipelines/dojangkok-ai"
-    assert s["vllm"].api_calls == CLOUD_DEPLOY_CALLS
-    assert s["frontend"].api_calls == BLUE_GREEN_CALLS  # AWS is unaffected
+    direct = by_name(prd())
+    assert s["vllm"].api_calls != direct["vllm"].api_calls  # a release and a rollout instead of a group patch
+    assert s["vllm"].on_failure != direct["vllm"].on_failure
+    assert s["frontend"] == direct["frontend"]  # AWS is unaffected
 
 
 def test_overrides_reach_the_plan():
@@ -306,38 +300,6 @@ def test_inputs_are_checked_before_the_settings_are_read():
 def test_a_stray_override_is_refused_rather_than_ignored():
     with pytest.raises(SettingsError, match="DOJANGKOK_DEV_AWS_REGON"):
         make_plan("dev", branch="main", settings_text=SETTINGS_TEXT, overrides={"DOJANGKOK_DEV_AWS_REGON": "x"})
-
-
-# ------------------------------------------------------------------------------------------ agreement with deploy
-
-
-def _unique(names):
-    return list(dict.fromkeys(names))
-
-
-def test_api_calls_follow_the_deploy_drivers():
-    """The plan names the calls the real drivers would make (their own dry-run lists), so the two cannot drift."""
-    digest = "@sha256:" + "0" * 64
-
-    driver = blue_green.BlueGreen(blue_green.AwsClients(s3=None, codedeploy=None), bucket="dojangkok-prd-bundles",
-                                  bundle_dir=BUNDLE_DIR)
-    calls = driver.plan(
-        "frontend", f"1.dkr.ecr.r.amazonaws.com/dojangkok/frontend{digest}", application="a", deployment_group="g"
-    )
-    expected = _unique(f"{c.service}:{c.operation}" for c in calls)
-    assert expected[-1] == "codedeploy:StopDeployment" and "StopDeployment" in by_name(prd())["frontend"].on_failure
-    assert ["ecr:GetAuthorizationToken", *expected[:-1]] == list(BLUE_GREEN_CALLS)
-
-    driver = rolling.RollingUpdate(project="p", zone="asia-northeast3-b", clients=None,
-                                   startup_template=startup_template())
-    calls = driver.plan("vllm", f"asia-northeast3-docker.pkg.dev/p/dojangkok/vllm{digest}", group="g")
-    assert _unique(c.api for c in calls) == list(ROLLING_CALLS)
-
-    driver = cloud_deploy.CloudDeploy(client=None, project="p", region="asia-northeast3", pipeline="ai", target="prd")
-    calls = driver.plan("vllm", f"asia-northeast3-docker.pkg.dev/p/dojangkok/vllm{digest}")
-    expected = _unique(c.api for c in calls)
-    assert expected[-1] == "clouddeploy.deliveryPipelines.rollbackTarget"
-    assert expected[:-1] == list(CLOUD_DEPLOY_CALLS)
 
 
 def test_prd_plan_says_a_deploy_needs_signing_and_lists_the_checks_once_declared():

@@ -3,7 +3,8 @@
 ``make_plan`` validates everything a release needs (environment, branch or version + commit, services, registry
 override, environment settings) and returns, for every built service (or the selected ones): the image reference
 with its unique tag, the ``latest`` reference, the registry, the platforms, the deploy strategy and target, the
-resources and the cloud API calls the deploy would make. ``Plan.to_text`` and ``Plan.to_json`` render the same data.
+resources and the cloud API calls the deploy would make, as its driver names them (``deploy_calls``).
+``Plan.to_text`` and ``Plan.to_json`` render the same data.
 
 Plain Python, importable without a Dagger engine; ``dagger call plan`` is a thin wrapper around ``make_plan``.
 """
@@ -16,9 +17,12 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
 from . import machines, provenance, tags
-from .catalogue import BUILT, SERVICES, Service, Strategy, select
+from .catalogue import BUILT, SERVICES, Cloud, RegistryKind, Service, Strategy, select
 from .deploy.analysis import AnalysisGate
+from .deploy.blue_green import BlueGreen
+from .deploy.cloud_deploy import CloudDeploy
 from .deploy.lock import LOCK_KEY
+from .deploy.rolling import RollingUpdate
 from .environments import Environment, Settings, check_registry_override, environment, load
 from .report import OutputFormat, Section, render
 
@@ -27,37 +31,9 @@ class PlanError(ValueError):
     """The release inputs do not fit the environment (e.g. a version for dev); the message names the fix."""
 
 
-# The cloud API calls a deploy makes, each named once in first-use order (polls repeat the read calls). They follow
-# the drivers in dojangkok.deploy (BlueGreen / RollingUpdate / CloudDeploy .plan()), which need a digest and clients;
-# publish's registry pushes are OCI requests, not listed.
-BLUE_GREEN_CALLS = (
-    "ecr:GetAuthorizationToken",  # registry password for the push (publish)
-    "codedeploy:GetDeploymentGroup",  # refuse unless BLUE_GREEN + WITH_TRAFFIC_CONTROL
-    "codedeploy:GetDeployment",  # what serves now; later polled until Succeeded / Failed / Stopped
-    "s3:PutObject",  # the revision bundle: appspec.yml + hooks that pull the image by digest
-    "codedeploy:CreateDeployment",
-)
-ROLLING_CALLS = (
-    "compute.instanceGroupManagers.get",  # the current template (the rollback point); later polled until stable
-    "compute.instanceTemplates.insert",  # one template per release, image by digest
-    "compute.globalOperations.wait",
-    "compute.instanceGroupManagers.patch",  # PROACTIVE, maxSurge >= 1, maxUnavailable 0
-    "compute.zoneOperations.wait",
-)
-CLOUD_DEPLOY_CALLS = (
-    "clouddeploy.deliveryPipelines.get",
-    "clouddeploy.releases.list",  # the release the target runs now (the rollback point)
-    "clouddeploy.releases.create",
-    "clouddeploy.releases.get",
-    "clouddeploy.rollouts.create",
-    "clouddeploy.rollouts.get",  # polled until SUCCEEDED or FAILED
-)
-BLUE_GREEN_ROLLBACK = (
-    "CodeDeploy rolls back by itself and traffic stays on blue; on timeout codedeploy:StopDeployment "
-    "with autoRollbackEnabled"
-)
-ROLLING_ROLLBACK = "compute.instanceGroupManagers.patch back to the previous instance template"
-CLOUD_DEPLOY_ROLLBACK = "clouddeploy.deliveryPipelines.rollbackTarget to the previous release"
+# publish's one cloud API call: the ECR password for the push (credentials.AwsAccess.ecr_password). Artifact Registry
+# takes the access token as it is, and the pushes themselves are OCI requests, not listed.
+ECR_LOGIN = "ecr:GetAuthorizationToken"
 
 
 @dataclass(frozen=True)
@@ -180,7 +156,11 @@ def check_inputs(
     return which, tag, chosen, override
 
 
-def _target(svc: Service, settings: Settings) -> tuple[str, dict[str, str], tuple[str, ...], str]:
+Driver = type[BlueGreen] | type[RollingUpdate] | type[CloudDeploy]
+
+
+def _target(svc: Service, settings: Settings) -> tuple[str, dict[str, str], Driver]:
+    """Where the service's deploy goes, and the driver that rolls it out (release.Drivers.rollout picks the same)."""
     if svc.strategy is Strategy.BLUE_GREEN:
         aws, group = settings.aws, settings.aws.groups[svc.name]
         details = {
@@ -191,15 +171,23 @@ def _target(svc: Service, settings: Settings) -> tuple[str, dict[str, str], tupl
             "bundle_bucket": f"s3://{aws.bundle_bucket}",
             "region": aws.region,
         }
-        return f"{aws.codedeploy_application}/{group.deployment_group}", details, BLUE_GREEN_CALLS, BLUE_GREEN_ROLLBACK
+        return f"{aws.codedeploy_application}/{group.deployment_group}", details, BlueGreen
     gcp, group = settings.gcp, settings.gcp.groups[svc.name]
     details = {"project": gcp.project, "zone": gcp.zone, "instance_group": group.instance_group}
     if gcp.delivery_pipeline:
         details["delivery_pipeline"] = gcp.delivery_pipeline
         target = f"projects/{gcp.project}/locations/{gcp.region}/deliveryPipelines/{gcp.delivery_pipeline}"
-        return target, details, CLOUD_DEPLOY_CALLS, CLOUD_DEPLOY_ROLLBACK
+        return target, details, CloudDeploy
     target = f"projects/{gcp.project}/zones/{gcp.zone}/instanceGroupManagers/{group.instance_group}"
-    return target, details, ROLLING_CALLS, ROLLING_ROLLBACK
+    return target, details, RollingUpdate
+
+
+def _api_calls(svc: Service, driver: Driver) -> tuple[str, ...]:
+    """The cloud API calls of the service's publish and deploy, each named once in first-use order; AWS's in the
+    form its IAM policies name them (service:Operation)."""
+    login = [ECR_LOGIN] if svc.registry is RegistryKind.ECR else []
+    deploy = [api.replace(".", ":", 1) if svc.cloud is Cloud.AWS else api for api in driver.deploy_calls]
+    return tuple(dict.fromkeys(login + deploy))
 
 
 def make_plan(
@@ -237,7 +225,8 @@ def make_plan(
     planned: list[ServicePlan] = []
     for svc in chosen:
         repository = settings.image_repository(svc, override)
-        target, details, calls, on_failure = _target(svc, settings)
+        target, details, driver = _target(svc, settings)
+        calls = _api_calls(svc, driver)
         if override:  # the stand-in registry needs no ECR password
             calls = tuple(c for c in calls if not c.startswith("ecr:"))
         planned.append(
@@ -256,7 +245,7 @@ def make_plan(
                 memory_mib=svc.memory_mib,
                 cpus=svc.cpus,
                 api_calls=calls,
-                on_failure=on_failure,
+                on_failure=driver.on_failure,
             )
         )
     return Plan(

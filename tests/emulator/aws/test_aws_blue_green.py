@@ -9,7 +9,7 @@ import boto3
 import pytest
 from dojangkok.deploy import DeployError, Outcome
 from dojangkok.deploy.blue_green import AwsClients, Backoff, BlueGreen, aws_clients
-from dojangkok_local import BUNDLE_DIR
+from dojangkok_local import BUNDLE_DIR, planned_calls
 from dojangkok_local.aws.infra import REGION, Infra
 from dojangkok_local.aws.infra import ecr_image as image
 from dojangkok_local.emulator_common import FakeClock
@@ -335,6 +335,16 @@ def test_plan_lists_the_calls_and_makes_none(driver, infra, control):
     # The plan's key is the key deploy uploads to.
     result = deploy(driver, infra, "frontend", "a")
     assert result.new == f"s3://{infra.bucket}/{planned[2].body['Key']}"
+
+
+def test_dagger_plan_names_the_calls_a_deploy_makes(driver, infra, control):
+    deploy(driver, infra, "frontend", "a")  # a release to replace: the deploy reads what serves now
+    control.reset_calls()
+    result = deploy(driver, infra, "frontend", "b")
+
+    assert result.outcome is Outcome.SUCCEEDED, result.detail
+    made = dict.fromkeys(f"{c['service']}:{c['operation']}" for c in control.calls())  # first-use order
+    assert planned_calls("frontend") == list(made)
 
 
 def test_frontend_and_backend_deploy_concurrently_with_separate_counts(driver, clients, infra):

@@ -6,6 +6,7 @@ from collections import Counter
 
 import pytest
 from dojangkok.deploy import DeployError, Outcome
+from dojangkok_local import planned_calls
 from dojangkok_local.gcp.seed import PIPELINE, PROJECT, REGION, TARGET
 from dojangkok_local.gcp.seed import release_image as image
 from google.cloud import deploy_v1
@@ -30,6 +31,14 @@ def test_release_and_rollout_succeed(gcp, clients, cloud_deploy, pipeline):
     assert [(a.image, a.tag) for a in release.build_artifacts] == [("ai-server", image("ai-server", 2))]
     assert [(r.target_id, r.state) for r in rollouts(clients, result.new)] == [
         (TARGET, deploy_v1.Rollout.State.SUCCEEDED)]
+
+
+def test_dagger_plan_names_the_calls_a_deploy_makes(gcp, cloud_deploy, pipeline):
+    result = cloud_deploy().deploy("ai-server", image("ai-server", 2))
+
+    assert result.outcome is Outcome.SUCCEEDED, result.detail
+    made = dict.fromkeys(c["api"] for c in gcp.calls())  # first-use order
+    assert planned_calls("ai-server", environ={"DOJANGKOK_DEV_GCP_DELIVERY_PIPELINE": PIPELINE}) == list(made)
 
 
 def test_failed_rollout_rolls_the_target_back(gcp, clients, cloud_deploy, pipeline):

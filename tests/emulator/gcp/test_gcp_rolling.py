@@ -7,6 +7,7 @@ from collections import Counter
 import pytest
 from dojangkok.deploy import DeployError, Outcome
 from dojangkok.deploy.rolling import LABEL_PREVIOUS, last_segment
+from dojangkok_local import planned_calls
 from dojangkok_local.gcp.seed import GROUPS, PROJECT, SIZES, ZONE, finish
 from dojangkok_local.gcp.seed import release_image as image
 
@@ -191,6 +192,13 @@ def test_plan_lists_the_calls_and_makes_none(gcp, rolling, production):
     assert insert["properties"]["machine_type"] == "g2-standard-4"
     assert steps[3].body["update_policy"]["type_"] == "PROACTIVE"
     assert gcp.calls() == []
+
+
+def test_dagger_plan_names_the_calls_a_deploy_makes(gcp, rolling, production):
+    result = rolling().deploy("vllm", image("vllm", 2), group=GROUPS["vllm"])
+
+    assert result.outcome is Outcome.SUCCEEDED, result.detail
+    assert planned_calls("vllm") == list(wire_counts(gcp))  # each call named once, in first-use order
 
 
 def test_group_without_a_health_check_is_refused(gcp, clients, rolling, production):

@@ -233,6 +233,13 @@ class BlueGreen:
     """
 
     strategy = STRATEGY
+    # What `deploy` calls, in order (GetDeployment is then polled until CodeDeploy finishes), and the one call it
+    # makes only on a timeout: `plan` details them for one release, `dagger call plan` lists them before there is one.
+    deploy_calls = ("codedeploy.GetDeploymentGroup", "codedeploy.GetDeployment", "s3.PutObject",
+                    "codedeploy.CreateDeployment", "codedeploy.GetDeployment")
+    failure_call = "codedeploy.StopDeployment"
+    on_failure = ("CodeDeploy rolls back by itself and traffic stays on blue; on timeout codedeploy:StopDeployment "
+                  "with autoRollbackEnabled")
 
     def __init__(
         self,
@@ -272,14 +279,16 @@ class BlueGreen:
         target = f"{application}/{deployment_group}"
         revision = f"s3://{self.bucket}/{key}"
         polls = f"polled with backoff {self.backoff.initial:g}s..{self.backoff.maximum:g}s up to {self.timeout:g}s"
-        return [
-            PlannedCall("codedeploy.GetDeploymentGroup", target, "refuse unless BLUE_GREEN + traffic control", group),
-            PlannedCall("codedeploy.GetDeployment", "<last successful>", "what serves now"),
-            PlannedCall("s3.PutObject", revision, f"{entry.name} revision bundle", {"Bucket": self.bucket, "Key": key}),
-            PlannedCall("codedeploy.CreateDeployment", target, f"deploy {revision}", {**group, "revision": revision}),
-            PlannedCall("codedeploy.GetDeployment", "<new>", polls),
-            PlannedCall("codedeploy.StopDeployment", "<new>", "only on timeout", {"autoRollbackEnabled": True}),
+        details = [  # target, summary and body of each of deploy_calls, then of failure_call
+            (target, "refuse unless BLUE_GREEN + traffic control", group),
+            ("<last successful>", "what serves now", None),
+            (revision, f"{entry.name} revision bundle", {"Bucket": self.bucket, "Key": key}),
+            (target, f"deploy {revision}", {**group, "revision": revision}),
+            ("<new>", polls, None),
+            ("<new>", "only on timeout", {"autoRollbackEnabled": True}),
         ]
+        calls = (*self.deploy_calls, self.failure_call)
+        return [PlannedCall(api, *detail) for api, detail in zip(calls, details, strict=True)]
 
     def deploy(self, service: Service | str, image: str, *, application: str, deployment_group: str) -> DeployResult:
         """Roll `image` (by digest) out to the service's deployment group and wait for CodeDeploy to finish."""

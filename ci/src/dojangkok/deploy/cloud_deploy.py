@@ -52,6 +52,12 @@ class CloudDeploy(GoogleApiCalls):
     """
 
     strategy = STRATEGY
+    # What `deploy` calls, in order (the rollout is then polled until it ends), and the one call it makes only when
+    # the rollout fails: `plan` details them for one release, `dagger call plan` lists them before there is one.
+    deploy_calls = (PIPELINES_GET, RELEASES_LIST, ROLLOUTS_LIST, RELEASES_CREATE, OPERATIONS_GET, RELEASES_GET,
+                    ROLLOUTS_CREATE, OPERATIONS_GET, ROLLOUTS_GET)
+    failure_call = ROLLBACK_TARGET
+    on_failure = f"{ROLLBACK_TARGET} to the previous release"
 
     client: Any  # deploy_v1.CloudDeployClient (REST)
     project: str
@@ -118,16 +124,21 @@ class CloudDeploy(GoogleApiCalls):
         self._check()
         body = self.release_body(svc, image)
         release = f"{self.pipeline_path}/releases/{self.release_id(svc, image)}"
-        return [
-            PlannedCall(PIPELINES_GET, self.pipeline_path, f"check that {self.target} is a stage of the pipeline"),
-            PlannedCall(RELEASES_LIST, self.pipeline_path, "find the release the target runs (to fall back to)"),
-            PlannedCall(RELEASES_CREATE, release, f"release substituting {svc.name} = {image}",
-                        type(body).to_dict(body)),
-            PlannedCall(RELEASES_GET, release, "wait until the release has rendered"),
-            PlannedCall(ROLLOUTS_CREATE, f"{release}/rollouts/{self.rollout_id()}", f"roll out to {self.target}"),
-            PlannedCall(ROLLOUTS_GET, release, f"poll until SUCCEEDED or FAILED (timeout {self.timeout:g}s)"),
-            PlannedCall(ROLLBACK_TARGET, self.pipeline_path, "only if it failed: back to the previous release"),
+        details = [  # target, summary and body of each of deploy_calls, then of failure_call
+            (self.pipeline_path, f"check that {self.target} is a stage of the pipeline", None),
+            (self.pipeline_path, f"the releases of {svc.name}, newest first", None),
+            (f"<each of the {HISTORY} newest>", f"their rollouts: the release {self.target} runs is the one to "
+                                                "fall back to", None),
+            (release, f"release substituting {svc.name} = {image}", type(body).to_dict(body)),
+            ("<operation>", "wait for the release to be created", None),
+            (release, "wait until the release has rendered", None),
+            (f"{release}/rollouts/{self.rollout_id()}", f"roll out to {self.target}", None),
+            ("<operation>", "wait for the rollout to be created", None),
+            (release, f"poll until SUCCEEDED or FAILED (timeout {self.timeout:g}s)", None),
+            (self.pipeline_path, "only if it failed: back to the previous release", None),
         ]
+        calls = (*self.deploy_calls, self.failure_call)
+        return [PlannedCall(api, *detail) for api, detail in zip(calls, details, strict=True)]
 
     # ---- calls (counted and retried by GoogleApiCalls) ---------------------------------------------------------
     def _poll(self, api: str, method: Callable[..., Any], name: str, finished: Callable[[Any], bool],

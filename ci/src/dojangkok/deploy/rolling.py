@@ -169,6 +169,12 @@ class RollingUpdate(GoogleApiCalls):
     """
 
     strategy = STRATEGY
+    # What `deploy` calls, in order (the group is then polled until it is stable), and the one call it makes only when
+    # the release fails: `plan` details them for one release, `dagger call plan` lists them before there is one.
+    deploy_calls = (GROUPS_GET, TEMPLATES_INSERT, GLOBAL_OPERATIONS_WAIT, GROUPS_PATCH, ZONE_OPERATIONS_WAIT,
+                    GROUPS_GET)
+    failure_call = GROUPS_PATCH
+    on_failure = f"{GROUPS_PATCH} back to the previous instance template"
 
     project: str
     zone: str
@@ -333,19 +339,20 @@ class RollingUpdate(GoogleApiCalls):
         target = self.group_path(group)
         patch = self.update_patch(template.name)
         machine = svc.instance_type + (f" + {svc.accelerator}" if svc.accelerator else "")
-        return [
-            PlannedCall(GROUPS_GET, target, "read the group: its current template is the one to fall back to"),
-            PlannedCall(TEMPLATES_INSERT, self.template_url(template.name),
-                        f"insert template {template.name} ({machine}; labelled with the template it replaces)",
-                        body),
-            PlannedCall(GLOBAL_OPERATIONS_WAIT, self.project, "wait for the insert"),
-            PlannedCall(GROUPS_PATCH, target, f"switch the group to {template.name}: PROACTIVE, maxSurge "
-                        f"{self.max_surge}, maxUnavailable 0, REPLACE", type(patch).to_dict(patch)),
-            PlannedCall(ZONE_OPERATIONS_WAIT, self.zone, "wait for the patch"),
-            PlannedCall(GROUPS_GET, target, f"poll until the version target is reached and the group is stable "
-                        f"(backoff {self.poll_initial:g}s..{self.poll_max:g}s, timeout {self.timeout:g}s)"),
-            PlannedCall(GROUPS_PATCH, target, "only on timeout or failing health: back to the previous template"),
+        details = [  # target, summary and body of each of deploy_calls, then of failure_call
+            (target, "read the group: its current template is the one to fall back to", None),
+            (self.template_url(template.name),
+             f"insert template {template.name} ({machine}; labelled with the template it replaces)", body),
+            (self.project, "wait for the insert", None),
+            (target, f"switch the group to {template.name}: PROACTIVE, maxSurge {self.max_surge}, maxUnavailable 0, "
+                     "REPLACE", type(patch).to_dict(patch)),
+            (self.zone, "wait for the patch", None),
+            (target, f"poll until the version target is reached and the group is stable "
+                     f"(backoff {self.poll_initial:g}s..{self.poll_max:g}s, timeout {self.timeout:g}s)", None),
+            (target, "only on timeout or failing health: back to the previous template", None),
         ]
+        calls = (*self.deploy_calls, self.failure_call)
+        return [PlannedCall(api, *detail) for api, detail in zip(calls, details, strict=True)]
 
     # ---- API calls (counted and retried by GoogleApiCalls) -----------------------------------------------------
     def _get_group(self, group: str) -> Any:

@@ -9,10 +9,12 @@ the module's configuration (source, base images, setting overrides, and what `wi
 import asyncio
 import copy
 import dataclasses
+import json
 from datetime import UTC, datetime
 from typing import Annotated
 
 import dagger
+import httpx
 from dagger import DefaultPath, Doc, Ignore, check, function, object_type
 
 from . import catalogue, credentials, history, images, oci, records, release, supply_chain, testing
@@ -505,12 +507,13 @@ class Dojangkok:
     async def _verify_returned(self, settings, svc: catalogue.Service, image: str, reach: oci.Reach) -> str:
         """The checks deploy makes, on a release a rollback returns to: its commit is the one its label names. The
         commit, for the record ("" where unsigned images cannot tell: a rollback is not held up by its record)."""
+        # What a bad reference (DeployError) or an unreadable manifest raises is caught; anything else is a bug.
         try:
             ref = parse_image(image)
             location = oci.Location.of(ref.repository)
             _, labels = await asyncio.to_thread(oci.describe, oci.reached(reach, location.registry),
                                                 location.repository, ref.digest)
-        except Exception as error:
+        except (DeployError, oci.CopyError, httpx.HTTPError, json.JSONDecodeError) as error:
             if self.signing is None:
                 return ""
             what = "not an image by digest" if isinstance(error, DeployError) else "its manifest could not be read"

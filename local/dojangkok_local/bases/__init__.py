@@ -235,12 +235,15 @@ async def publish(plan: dict[str, list[str]], tools: bool = True) -> dict[str, s
     async def tool(image: str) -> tuple[str, str]:
         repository, production_tag = docker_hub_path(image)
         binary = await asyncio.to_thread(tool_binary, image)
-        tag = f"stand-in-{SUITE}-{production_tag}"
+        with binary.open("rb") as content:
+            tag = f"stand-in-{SUITE}-{production_tag}-{hashlib.file_digest(content, 'sha256').hexdigest()[:10]}"
         digest, held = platforms_held(api, repository, tag)
         if not digest or HOST not in held:
             path = TOOLS[image][1]
             base = await debian_image([HOST])
+            # Run once per signature, SBOM and check: without the CA tool, as the python stand-in (its Dockerfile).
             ctr = (dag.container(platform=dagger.Platform(HOST)).from_(base)
+                   .without_file("/usr/sbin/update-ca-certificates")
                    .with_file(path, dag.host().file(str(binary))).with_entrypoint([path]))
             ref = await dag.container().publish(f"{registry}/{repository}:{tag}", platform_variants=[ctr])
             digest = ref.rpartition("@")[2]

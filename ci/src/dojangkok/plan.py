@@ -3,7 +3,7 @@
 ``make_plan`` validates everything a release needs (environment, branch or version + commit, services, registry
 override, environment settings) and returns, for every built service (or the selected ones): the image reference
 with its unique tag, the ``latest`` reference, the registry, the platforms, the deploy strategy and target, the
-resources and the cloud API calls the deploy would make, as its driver names them (``deploy_calls``).
+resources and the cloud API calls the deploy would make, as the drivers make them (``deploy.calls``).
 ``Plan.to_text`` and ``Plan.to_json`` render the same data.
 
 Plain Python, importable without a Dagger engine; ``dagger call plan`` is a thin wrapper around ``make_plan``.
@@ -18,11 +18,9 @@ from datetime import UTC, datetime
 
 from . import machines, provenance, tags
 from .catalogue import BUILT, SERVICES, Cloud, RegistryKind, Service, Strategy, select
+from .deploy import calls
 from .deploy.analysis import AnalysisGate
-from .deploy.blue_green import BlueGreen
-from .deploy.cloud_deploy import CloudDeploy
 from .deploy.lock import LOCK_KEY
-from .deploy.rolling import RollingUpdate
 from .environments import Environment, Settings, check_registry_override, environment, load
 from .report import OutputFormat, Section, render
 
@@ -156,11 +154,9 @@ def check_inputs(
     return which, tag, chosen, override
 
 
-Driver = type[BlueGreen] | type[RollingUpdate] | type[CloudDeploy]
-
-
-def _target(svc: Service, settings: Settings) -> tuple[str, dict[str, str], Driver]:
-    """Where the service's deploy goes, and the driver that rolls it out (release.Drivers.rollout picks the same)."""
+def _target(svc: Service, settings: Settings) -> tuple[str, dict[str, str], calls.StrategyCalls]:
+    """Where the service's deploy goes, and the calls of the strategy that rolls it out (release.Drivers.rollout
+    picks the same)."""
     if svc.strategy is Strategy.BLUE_GREEN:
         aws, group = settings.aws, settings.aws.groups[svc.name]
         details = {
@@ -171,22 +167,22 @@ def _target(svc: Service, settings: Settings) -> tuple[str, dict[str, str], Driv
             "bundle_bucket": f"s3://{aws.bundle_bucket}",
             "region": aws.region,
         }
-        return f"{aws.codedeploy_application}/{group.deployment_group}", details, BlueGreen
+        return f"{aws.codedeploy_application}/{group.deployment_group}", details, calls.BLUE_GREEN
     gcp, group = settings.gcp, settings.gcp.groups[svc.name]
     details = {"project": gcp.project, "zone": gcp.zone, "instance_group": group.instance_group}
     if gcp.delivery_pipeline:
         details["delivery_pipeline"] = gcp.delivery_pipeline
         target = f"projects/{gcp.project}/locations/{gcp.region}/deliveryPipelines/{gcp.delivery_pipeline}"
-        return target, details, CloudDeploy
+        return target, details, calls.CLOUD_DEPLOY
     target = f"projects/{gcp.project}/zones/{gcp.zone}/instanceGroupManagers/{group.instance_group}"
-    return target, details, RollingUpdate
+    return target, details, calls.ROLLING
 
 
-def _api_calls(svc: Service, driver: Driver) -> tuple[str, ...]:
+def _api_calls(svc: Service, strategy: calls.StrategyCalls) -> tuple[str, ...]:
     """The cloud API calls of the service's publish and deploy, each named once in first-use order; AWS's in the
     form its IAM policies name them (service:Operation)."""
     login = [ECR_LOGIN] if svc.registry is RegistryKind.ECR else []
-    deploy = [api.replace(".", ":", 1) if svc.cloud is Cloud.AWS else api for api in driver.deploy_calls]
+    deploy = [api.replace(".", ":", 1) if svc.cloud is Cloud.AWS else api for api in strategy.deploy]
     return tuple(dict.fromkeys(login + deploy))
 
 
@@ -225,10 +221,10 @@ def make_plan(
     planned: list[ServicePlan] = []
     for svc in chosen:
         repository = settings.image_repository(svc, override)
-        target, details, driver = _target(svc, settings)
-        calls = _api_calls(svc, driver)
+        target, details, strategy = _target(svc, settings)
+        api_calls = _api_calls(svc, strategy)
         if override:  # the stand-in registry needs no ECR password
-            calls = tuple(c for c in calls if not c.startswith("ecr:"))
+            api_calls = tuple(c for c in api_calls if not c.startswith("ecr:"))
         planned.append(
             ServicePlan(
                 service=svc.name,
@@ -244,8 +240,8 @@ def make_plan(
                 accelerator=svc.accelerator,
                 memory_mib=svc.memory_mib,
                 cpus=svc.cpus,
-                api_calls=calls,
-                on_failure=driver.on_failure,
+                api_calls=api_calls,
+                on_failure=strategy.on_failure,
             )
         )
     return Plan(

@@ -29,6 +29,7 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from dojangkok.catalogue import Cloud, Service, Strategy
 from dojangkok.deploy import DeployError, DeployResult, Outcome
+from dojangkok.deploy.calls import BLUE_GREEN
 from dojangkok.deploy.common import IMAGE_BY_DIGEST, Backoff, PlannedCall, catalogue_entry, parse_image
 
 log = logging.getLogger(__name__)
@@ -233,13 +234,7 @@ class BlueGreen:
     """
 
     strategy = STRATEGY
-    # What `deploy` calls, in order (GetDeployment is then polled until CodeDeploy finishes), and the one call it
-    # makes only on a timeout: `plan` details them for one release, `dagger call plan` lists them before there is one.
-    deploy_calls = ("codedeploy.GetDeploymentGroup", "codedeploy.GetDeployment", "s3.PutObject",
-                    "codedeploy.CreateDeployment", "codedeploy.GetDeployment")
-    failure_call = "codedeploy.StopDeployment"
-    on_failure = ("CodeDeploy rolls back by itself and traffic stays on blue; on timeout codedeploy:StopDeployment "
-                  "with autoRollbackEnabled")
+    strategy_calls = BLUE_GREEN
 
     def __init__(
         self,
@@ -279,7 +274,7 @@ class BlueGreen:
         target = f"{application}/{deployment_group}"
         revision = f"s3://{self.bucket}/{key}"
         polls = f"polled with backoff {self.backoff.initial:g}s..{self.backoff.maximum:g}s up to {self.timeout:g}s"
-        details = [  # target, summary and body of each of deploy_calls, then of failure_call
+        details = [  # target, summary and body of each of strategy_calls' deploy, then of its failure
             (target, "refuse unless BLUE_GREEN + traffic control", group),
             ("<last successful>", "what serves now", None),
             (revision, f"{entry.name} revision bundle", {"Bucket": self.bucket, "Key": key}),
@@ -287,8 +282,8 @@ class BlueGreen:
             ("<new>", polls, None),
             ("<new>", "only on timeout", {"autoRollbackEnabled": True}),
         ]
-        calls = (*self.deploy_calls, self.failure_call)
-        return [PlannedCall(api, *detail) for api, detail in zip(calls, details, strict=True)]
+        apis = (*self.strategy_calls.deploy, self.strategy_calls.failure)
+        return [PlannedCall(api, *detail) for api, detail in zip(apis, details, strict=True)]
 
     def deploy(self, service: Service | str, image: str, *, application: str, deployment_group: str) -> DeployResult:
         """Roll `image` (by digest) out to the service's deployment group and wait for CodeDeploy to finish."""

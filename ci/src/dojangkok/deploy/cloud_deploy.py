@@ -18,20 +18,23 @@ from google.api_core import exceptions as gexc
 
 from dojangkok.catalogue import Service
 from dojangkok.deploy import DeployError, DeployResult, Outcome
+from dojangkok.deploy.calls import (
+    CLOUD_DEPLOY,
+    OPERATIONS_GET,
+    PIPELINES_GET,
+    RELEASES_CREATE,
+    RELEASES_GET,
+    RELEASES_LIST,
+    ROLLBACK_TARGET,
+    ROLLOUTS_CANCEL,
+    ROLLOUTS_CREATE,
+    ROLLOUTS_GET,
+    ROLLOUTS_LIST,
+)
 from dojangkok.deploy.common import Backoff, GoogleApiCalls, PlannedCall, parse_image
 from dojangkok.deploy.rolling import RESOURCE_NAME, label_value, rolling_service
 
 STRATEGY = "cloud-deploy"
-PIPELINES_GET = "clouddeploy.deliveryPipelines.get"
-RELEASES_CREATE = "clouddeploy.releases.create"
-RELEASES_GET = "clouddeploy.releases.get"
-RELEASES_LIST = "clouddeploy.releases.list"
-ROLLOUTS_CREATE = "clouddeploy.rollouts.create"
-ROLLOUTS_GET = "clouddeploy.rollouts.get"
-ROLLOUTS_LIST = "clouddeploy.rollouts.list"
-ROLLOUTS_CANCEL = "clouddeploy.rollouts.cancel"
-ROLLBACK_TARGET = "clouddeploy.deliveryPipelines.rollbackTarget"
-OPERATIONS_GET = "clouddeploy.operations.get"
 HISTORY = 5  # releases searched (newest first) for the one the target runs
 
 
@@ -52,12 +55,7 @@ class CloudDeploy(GoogleApiCalls):
     """
 
     strategy = STRATEGY
-    # What `deploy` calls, in order (the rollout is then polled until it ends), and the one call it makes only when
-    # the rollout fails: `plan` details them for one release, `dagger call plan` lists them before there is one.
-    deploy_calls = (PIPELINES_GET, RELEASES_LIST, ROLLOUTS_LIST, RELEASES_CREATE, OPERATIONS_GET, RELEASES_GET,
-                    ROLLOUTS_CREATE, OPERATIONS_GET, ROLLOUTS_GET)
-    failure_call = ROLLBACK_TARGET
-    on_failure = f"{ROLLBACK_TARGET} to the previous release"
+    strategy_calls = CLOUD_DEPLOY
 
     client: Any  # deploy_v1.CloudDeployClient (REST)
     project: str
@@ -124,7 +122,7 @@ class CloudDeploy(GoogleApiCalls):
         self._check()
         body = self.release_body(svc, image)
         release = f"{self.pipeline_path}/releases/{self.release_id(svc, image)}"
-        details = [  # target, summary and body of each of deploy_calls, then of failure_call
+        details = [  # target, summary and body of each of strategy_calls' deploy, then of its failure
             (self.pipeline_path, f"check that {self.target} is a stage of the pipeline", None),
             (self.pipeline_path, f"the releases of {svc.name}, newest first", None),
             (f"<each of the {HISTORY} newest>", f"their rollouts: the release {self.target} runs is the one to "
@@ -137,8 +135,8 @@ class CloudDeploy(GoogleApiCalls):
             (release, f"poll until SUCCEEDED or FAILED (timeout {self.timeout:g}s)", None),
             (self.pipeline_path, "only if it failed: back to the previous release", None),
         ]
-        calls = (*self.deploy_calls, self.failure_call)
-        return [PlannedCall(api, *detail) for api, detail in zip(calls, details, strict=True)]
+        apis = (*self.strategy_calls.deploy, self.strategy_calls.failure)
+        return [PlannedCall(api, *detail) for api, detail in zip(apis, details, strict=True)]
 
     # ---- calls (counted and retried by GoogleApiCalls) ---------------------------------------------------------
     def _poll(self, api: str, method: Callable[..., Any], name: str, finished: Callable[[Any], bool],

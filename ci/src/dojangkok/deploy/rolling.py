@@ -35,6 +35,16 @@ from google.api_core import exceptions as gexc
 from dojangkok import catalogue, machines
 from dojangkok.catalogue import Service, Strategy
 from dojangkok.deploy import DeployError, DeployResult, Outcome
+from dojangkok.deploy.calls import (
+    GLOBAL_OPERATIONS_WAIT,
+    GROUPS_GET,
+    GROUPS_PATCH,
+    ROLLING,
+    TEMPLATES_GET,
+    TEMPLATES_INSERT,
+    TEMPLATES_LIST,
+    ZONE_OPERATIONS_WAIT,
+)
 from dojangkok.deploy.common import Backoff, GoogleApiCalls, ImageRef, PlannedCall, catalogue_entry, parse_image
 
 STRATEGY = "rolling"
@@ -56,14 +66,6 @@ SCOPES = ["https://www.googleapis.com/auth/cloud-platform"]
 STARTUP_SCRIPT = Path("deploy/gcp/startup-script.sh")
 PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
 
-# The Compute API names the fake records too, so a test can compare the driver's count with the wire.
-GROUPS_GET = "compute.instanceGroupManagers.get"
-GROUPS_PATCH = "compute.instanceGroupManagers.patch"
-TEMPLATES_INSERT = "compute.instanceTemplates.insert"
-TEMPLATES_GET = "compute.instanceTemplates.get"
-TEMPLATES_LIST = "compute.instanceTemplates.list"
-GLOBAL_OPERATIONS_WAIT = "compute.globalOperations.wait"
-ZONE_OPERATIONS_WAIT = "compute.zoneOperations.wait"
 
 
 # ---- clients ----------------------------------------------------------------------------------------------------
@@ -169,12 +171,7 @@ class RollingUpdate(GoogleApiCalls):
     """
 
     strategy = STRATEGY
-    # What `deploy` calls, in order (the group is then polled until it is stable), and the one call it makes only when
-    # the release fails: `plan` details them for one release, `dagger call plan` lists them before there is one.
-    deploy_calls = (GROUPS_GET, TEMPLATES_INSERT, GLOBAL_OPERATIONS_WAIT, GROUPS_PATCH, ZONE_OPERATIONS_WAIT,
-                    GROUPS_GET)
-    failure_call = GROUPS_PATCH
-    on_failure = f"{GROUPS_PATCH} back to the previous instance template"
+    strategy_calls = ROLLING
 
     project: str
     zone: str
@@ -339,7 +336,7 @@ class RollingUpdate(GoogleApiCalls):
         target = self.group_path(group)
         patch = self.update_patch(template.name)
         machine = svc.instance_type + (f" + {svc.accelerator}" if svc.accelerator else "")
-        details = [  # target, summary and body of each of deploy_calls, then of failure_call
+        details = [  # target, summary and body of each of strategy_calls' deploy, then of its failure
             (target, "read the group: its current template is the one to fall back to", None),
             (self.template_url(template.name),
              f"insert template {template.name} ({machine}; labelled with the template it replaces)", body),
@@ -351,8 +348,8 @@ class RollingUpdate(GoogleApiCalls):
                      f"(backoff {self.poll_initial:g}s..{self.poll_max:g}s, timeout {self.timeout:g}s)", None),
             (target, "only on timeout or failing health: back to the previous template", None),
         ]
-        calls = (*self.deploy_calls, self.failure_call)
-        return [PlannedCall(api, *detail) for api, detail in zip(calls, details, strict=True)]
+        apis = (*self.strategy_calls.deploy, self.strategy_calls.failure)
+        return [PlannedCall(api, *detail) for api, detail in zip(apis, details, strict=True)]
 
     # ---- API calls (counted and retried by GoogleApiCalls) -----------------------------------------------------
     def _get_group(self, group: str) -> Any:

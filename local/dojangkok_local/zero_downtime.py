@@ -21,7 +21,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -104,9 +104,11 @@ class Outcome:
 class Stack:
     """The local stack with real instances behind haproxy; `deploy`/`rollback` run the real CLI against it."""
 
-    def __init__(self, registry: str, *, draining_seconds: float = DEREGISTRATION_DELAY) -> None:
+    def __init__(self, registry: str, *, draining_seconds: float = DEREGISTRATION_DELAY,
+                 sizes: Mapping[str, int] | None = None) -> None:
         self.registry = registry
         self.draining_seconds = draining_seconds
+        self.sizes = sizes  # instances per GCP group (default: dojangkok_local.gcp.seed's)
         self.analysis_seconds = 0  # > 0 (see `gate`): Prometheus scrapes the instances, deploys pass the gate
         self.prometheus: Prometheus | None = None
         self.names: dict[str, str] = {}  # digest -> release name
@@ -136,7 +138,7 @@ class Stack:
                                           HealthyThresholdCount=RISE, UnhealthyThresholdCount=FALL)
                 elbv2.modify_target_group_attributes(TargetGroupArn=group, Attributes=[
                     {"Key": "deregistration_delay.timeout_seconds", "Value": str(self.draining_seconds)}])
-        seed_environment(self.gcp.endpoint, ENV)
+        seed_environment(self.gcp.endpoint, ENV, self.sizes)
         self.gcp.settle()
         self.listeners = {name: svc.listener for name, svc in infra.services.items()}
 

@@ -95,8 +95,9 @@ def seed_pipeline(clients: GcpClients, project: str, region: str, pipeline: str,
     return f"{parent}/deliveryPipelines/{pipeline}"
 
 
-def seed_environment(endpoint: str, env: str) -> dict[str, str]:
-    """Seed the groups (and pipeline, if configured) that deploy/environments.toml names for `env`."""
+def seed_environment(endpoint: str, env: str, sizes: Mapping[str, int] | None = None) -> dict[str, str]:
+    """Seed the groups (and pipeline, if configured) that deploy/environments.toml names for `env`, of `sizes`
+    instances (default SIZES)."""
     from dojangkok.deploy.cloud_deploy import pipeline_and_target
     from dojangkok.deploy.rolling import gcp_clients
 
@@ -108,7 +109,7 @@ def seed_environment(endpoint: str, env: str) -> dict[str, str]:
                            startup_template=startup_template())
     groups = {service: g.instance_group for service, g in gcp.groups.items()}
     images = {s: first_image(gcp.region, gcp.project, gcp.repository, s) for s in groups}
-    templates = seed_groups(clients, driver, groups, images)
+    templates = seed_groups(clients, driver, groups, images, sizes)
     if gcp.delivery_pipeline:
         for service in groups:
             pipeline, target = pipeline_and_target(gcp.delivery_pipeline, env, service)

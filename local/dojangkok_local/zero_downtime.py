@@ -105,9 +105,10 @@ class Stack:
     """The local stack with real instances behind haproxy; `deploy`/`rollback` run the real CLI against it."""
 
     def __init__(self, registry: str, *, draining_seconds: float = DEREGISTRATION_DELAY,
-                 sizes: Mapping[str, int] | None = None) -> None:
+                 instances: int | None = None, sizes: Mapping[str, int] | None = None) -> None:
         self.registry = registry
         self.draining_seconds = draining_seconds
+        self.instances = instances  # per Blue/Green fleet (default: dojangkok_local.aws.infra's)
         self.sizes = sizes  # instances per GCP group (default: dojangkok_local.gcp.seed's)
         self.analysis_seconds = 0  # > 0 (see `gate`): Prometheus scrapes the instances, deploys pass the gate
         self.prometheus: Prometheus | None = None
@@ -129,7 +130,7 @@ class Stack:
         self.aws = enter(aws_emulator(step_seconds=0.05, minute_seconds=0.05))
         self.gcp = enter(gcp_fake(tick_seconds=0.5))
         self.aws.reset()
-        infra = provision(self.aws.endpoint, env=ENV)
+        infra = provision(self.aws.endpoint, env=ENV, **({"instances": self.instances} if self.instances else {}))
         elbv2 = boto3.Session(aws_access_key_id="emulator", aws_secret_access_key="emulator").client(  # noqa: S106
             "elbv2", region_name=infra.region, endpoint_url=self.aws.moto_endpoint)
         for svc in infra.services.values():

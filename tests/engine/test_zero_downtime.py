@@ -31,10 +31,11 @@ FIRST = Release("first", (SLOW,), only="ai-server")
 def stack(images_built, registry):
     """One stack for every scenario of this file, in turn: both clouds, their instances, the load balancer.
 
-    ai-server's group has two instances (scripts/bench-zero-downtime: the seeded three): with a surge of one, each
-    step of a rolling update is the same whatever the group's size, and two already have one old instance leave
-    while the other serves."""
-    with Stack(registry, sizes={"ai-server": 2}) as stack:
+    Test-sized fleets (scripts/bench-zero-downtime runs the defaults, two and three): frontend's Blue/Green fleet is
+    one instance, as the switch moves the whole fleet at once whatever its size; ai-server's group is two, as with a
+    surge of one each step of a rolling update is the same whatever the group's size, and two already have one old
+    instance leave while the other serves."""
+    with Stack(registry, instances=1, sizes={"ai-server": 2}) as stack:
         result = stack.deploy(BOTH, FIRST)
         assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
         yield stack

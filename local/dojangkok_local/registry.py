@@ -52,6 +52,17 @@ class RegistryApi:
         response.raise_for_status()
         return response.headers["Docker-Content-Digest"], response.json()
 
+    def platforms(self, repository: str, reference: str) -> tuple[str, set[str]]:
+        """The manifest's digest and the platforms (os/architecture) it holds: an index's entries, or a single
+        image's own, from its config."""
+        digest, manifest = self.manifest(repository, reference)
+        if "manifests" in manifest:
+            return digest, {f"{m['platform']['os']}/{m['platform']['architecture']}" for m in manifest["manifests"]}
+        response = self.http.get(f"{repository}/blobs/{manifest['config']['digest']}")
+        response.raise_for_status()
+        config = response.json()
+        return digest, {f"{config['os']}/{config['architecture']}"}
+
     def retag(self, repository: str, source: str, tag: str) -> None:
         """Point ``tag`` at the manifest ``source`` names, in the same repository (no blob moves)."""
         response = self.http.get(f"{repository}/manifests/{source}", headers={"Accept": self.MANIFEST_TYPES})

@@ -103,11 +103,11 @@ def recipe_tag(recipe: str) -> str:
 
 
 def platforms_held(api: RegistryApi, repository: str, tag: str) -> tuple[str, set[str]]:
+    """What the registry holds under the tag (a single-platform publish is one image, not an index)."""
     try:
-        digest, index = api.manifest(repository, tag)
+        return api.platforms(repository, tag)
     except httpx.HTTPError:
         return "", set()
-    return digest, {f"{m['platform']['os']}/{m['platform']['architecture']}" for m in index.get("manifests", [])}
 
 
 @contextlib.contextmanager

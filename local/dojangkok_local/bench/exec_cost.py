@@ -22,8 +22,6 @@ import dagger
 
 from dojangkok_local import bases, engine
 
-CA_TOOL = "/usr/sbin/update-ca-certificates"
-
 
 async def seconds(ctr: dagger.Container, rounds: int) -> list[float]:
     await ctr.sync()
@@ -45,7 +43,7 @@ async def main(argv: list[str] | None = None) -> None:
     async with dagger.connection(dagger.Config(log_output=sys.stderr)):
         debian = bases.debian(bases.HOST)
         for label, ctr in (("with update-ca-certificates", debian),
-                           ("without (python stand-in, tools)", debian.without_file(CA_TOOL))):
+                           ("without (python stand-in, tools)", debian.without_file(bases.CA_TOOL))):
             times = await seconds(ctr, args.rounds)
             print(f"one exec, {label:34} median {statistics.median(times):5.2f} s  "
                   f"(min {min(times):.2f}, max {max(times):.2f}, {args.rounds} rounds)")

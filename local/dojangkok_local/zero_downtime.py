@@ -2,10 +2,11 @@
 
 A `Stack` is the local stack with traffic: the AWS emulator and the GCP fake, whose instances really run the
 releases (dojangkok_local.fleet, podman) behind a real load balancer (dojangkok_local.lb, haproxy), both following
-the emulators' state. A scenario sends a steady load through the load balancer before, during and after one CLI
-call, then says what users saw: requests, failures, latency, and which release answered each request; `problems`
-lists every broken promise (a failed request, blue answering after the switch, a broken release answering, a
-request nobody answered).
+the emulators' state. Frontend's instances are configured with backend's listener, so a page's request reaches
+backend through its own load balancer, as production's frontend reaches it through the internal ALB.
+A scenario sends a steady load through the load balancer before, during and after one CLI call, then says what
+users saw: requests, failures, latency, and which release answered each request; `problems` lists every broken
+promise (a failed request, blue answering after the switch, a broken release answering, a request nobody answered).
 
 Releases are real builds of this checkout told apart by their commit (`--commit` labels the image, so each is its
 own digest); a variant source changes one line of a Dockerfile: a release that cannot start, or one whose requests
@@ -34,7 +35,7 @@ from dojangkok_local.aws.server import aws_emulator
 from dojangkok_local.aws.traffic import AwsTraffic
 from dojangkok_local.engine.cli import Emulated, dagger, host_service
 from dojangkok_local.engine.cli import overrides as cli_overrides
-from dojangkok_local.fleet import Fleet
+from dojangkok_local.fleet import GATEWAY, Fleet
 from dojangkok_local.gcp.seed import seed_environment
 from dojangkok_local.gcp.server import running as gcp_fake
 from dojangkok_local.gcp.traffic import GcpTraffic
@@ -97,6 +98,7 @@ class Outcome:
     # What the charts draw (scripts/bench-zero-downtime --charts): every request, and the call's marks, in seconds
     # from the call's start: ("call ended" | "switch" | a pool step, e.g. "i-3 in", "i-1 draining").
     samples: list[Sample] = field(default_factory=list)
+    others: dict[str, Summary] = field(default_factory=dict)  # what the users of `measure(also=…)` saw
     started: float = 0.0  # time.monotonic() when the call started
     marks: list[tuple[float, str]] = field(default_factory=list)
 
@@ -145,9 +147,10 @@ class Stack:
 
         self.fleet = Fleet(registry_port=int(self.registry.rsplit(":", 1)[1])).start()
         self._exit.callback(self.fleet.stop)
-        self.lb = LoadBalancer()
+        self.lb = LoadBalancer(internal_address=GATEWAY)
         self.aws_traffic = AwsTraffic(self.aws.moto_endpoint, infra.region, self.fleet, self.lb)
         self.aws_traffic.configure()
+        self.fleet.config["frontend.env"] = f"BACKEND_URL={self.aws_traffic.internal(self.listeners['backend'])}\n"
         self.gcp_traffic = GcpTraffic(self.fleet, self.lb, draining_seconds=self.draining_seconds)
         self.gcp_traffic.configure({g.instance_group: s for s, g in settings(ENV).gcp.groups.items()})
         self.lb.start()
@@ -244,12 +247,15 @@ class Stack:
 
     # ---- a scenario ------------------------------------------------------------------------------------------
     def measure(self, scenario: str, service: str, action: Callable[[], subprocess.CompletedProcess],
-                *, expect: str, never: str = "") -> Outcome:
+                *, expect: str, never: str = "", also: tuple[str, ...] = ()) -> Outcome:
         """Load through `action`; `expect` must answer every request once switched (Blue/Green) or in the end,
-        the release running before may answer until then, `never` may answer no request at all."""
+        the release running before may answer until then, `never` may answer no request at all. The services
+        `also` get the same load meanwhile (a gate judges only services that had requests)."""
         before = self.current.get(service, "")
         switches, steps = len(self.lb.switches), len(self.lb.steps)
-        with Load(self.url(service), rate=RATE) as load:
+        with contextlib.ExitStack() as loads:
+            load = loads.enter_context(Load(self.url(service), rate=RATE))
+            others = {name: loads.enter_context(Load(self.url(name), rate=RATE)) for name in also}
             time.sleep(QUIET_SECONDS)
             started = time.monotonic()
             result = action()
@@ -259,7 +265,8 @@ class Stack:
         switched = [t for t, *_ in self.lb.switches[switches:]]
         outcome = Outcome(scenario, service, result.returncode == 0, summarize(samples, self.release_of),
                           round(finished - started, 1), round(switched[-1] - started, 1) if switched else None,
-                          output=result.stdout + result.stderr, samples=samples, started=started)
+                          output=result.stdout + result.stderr, samples=samples, started=started,
+                          others={name: summarize(other.samples, self.release_of) for name, other in others.items()})
         outcome.marks = sorted([(round(finished - started, 2), "call ended")]
                                + [(round(t - started, 2), "switch") for t in switched]
                                + [(round(t - started, 2), step) for t, step in self.lb.steps[steps:]])

@@ -96,3 +96,24 @@ def test_draining_lets_requests_in_flight_finish_and_no_draining_cuts_them(balan
 def test_load_refuses_anything_but_this_machine() -> None:
     with pytest.raises(ValueError, match="this machine only"):
         Load("http://example.com/")
+
+
+def test_with_an_internal_address_every_listener_answers_there_too() -> None:
+    """What the instances reach (the fleet's gateway: frontend's pages asking backend's listener), and only when
+    asked for: without it the listeners stay on 127.0.0.1."""
+    internal = "127.0.0.4"
+    answered = {}
+    for given in ("", internal):
+        lb = LoadBalancer(internal_address=given)
+        lb.add_backend("blue", PORT, HealthCheck("/health", interval_seconds=0.2, healthy_threshold=1,
+                                                 unhealthy_threshold=2))
+        port = lb.add_frontend("web", "blue")
+        with target(BLUE), running(lb):
+            lb.register("blue", "b1", BLUE)
+            lb.wait_until("blue", "b1", "UP", 10)
+            try:
+                answered[given] = httpx.get(f"http://{internal}:{port}/").headers[SERVER_HEADER]
+            except httpx.ConnectError:
+                answered[given] = None
+    assert answered[""] is None
+    assert answered[internal].endswith(BLUE)

@@ -4,8 +4,9 @@ releases onto instances that really run them (podman, one network namespace each
 No timing is asserted: what must hold is that no request fails, that blue answers nothing once the listener has
 switched, that during a rolling update every request is answered by the old or the new release, that turning
 draining off does lose requests (so the zero is measured), and that a release failing users under real traffic is
-judged by the analysis gate and taken back on both clouds. The full set of scenarios (rollbacks, releases that
-cannot start) is scripts/bench-zero-downtime; the emulator tier proves a failing green is rolled back.
+judged by the analysis gate and taken back on both clouds: backend, whose users reach it through frontend's pages.
+The full set of scenarios (rollbacks, releases that cannot start) is scripts/bench-zero-downtime; the emulator tier
+proves a failing green is rolled back.
 """
 
 from __future__ import annotations
@@ -21,9 +22,9 @@ from dojangkok_local.zero_downtime import SLOW, Release, Stack
 # One fleet network (dojangkok_local.fleet's bridge) on the machine: these scenarios share one pytest-xdist worker.
 pytestmark = [pytest.mark.engine, pytest.mark.xdist_group("fleet")]
 
-BOTH = "frontend,ai-server"
-# Each cloud's service on its first release, deployed without load in one call: frontend as RELEASES' aws first
-# release builds it, ai-server with its slow requests, as RELEASES' gcp releases build it.
+# Each cloud's services on their first release, deployed without load in one call: frontend as RELEASES' aws first
+# release builds it, backend (frontend's pages ask it for the contracts), ai-server with its slow requests, as
+# RELEASES' gcp releases build it.
 FIRST = Release("first", (SLOW,), only="ai-server")
 
 
@@ -36,7 +37,7 @@ def stack(images_built, registry):
     surge of one each step of a rolling update is the same whatever the group's size, and two already have one old
     instance leave while the other serves."""
     with Stack(registry, instances=1, sizes={"ai-server": 2}) as stack:
-        result = stack.deploy(BOTH, FIRST)
+        result = stack.deploy("frontend,backend,ai-server", FIRST)
         assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
         yield stack
 
@@ -76,45 +77,57 @@ def test_without_connection_draining_the_same_rollout_loses_requests(stack):
 
 
 # ---- the analysis gate: a release that fails users goes back, on both clouds --------------------------------------
-GOOD, FAULTY = Release("gate-r1"), Release("gate-r2", ("ENV FAULT_ERROR_RATIO=0.5",), only="ai-server")
+# One release of backend (AWS, Blue/Green) and ai-server (GCP, rolling); the second one's backend fails half its
+# requests. Users send requests to ai-server and to frontend's pages, the only way requests reach backend: the gate
+# passing backend at all shows they did.
+RELEASED = "backend,ai-server"
+GOOD, FAULTY = Release("gate-r1"), Release("gate-r2", ("ENV FAULT_ERROR_RATIO=0.5",), only="backend")
 
 
 @pytest.fixture(scope="module")
 def gated_stack(stack):
-    """The stack from here on with Prometheus scraping the ai-server instances and deploys judged for 20 s; ai-server
-    on a release that passed the gate.
+    """The stack from here on with Prometheus scraping the backend and ai-server instances and deploys judged for
+    20 s; both on a release that passed the gate.
 
     That release is deployed under load: a gate without requests to judge has no verdict, so rolls back."""
     stack.gate(20)
-    first = stack.measure("first gated release", "ai-server", lambda: stack.deploy("ai-server", GOOD),
-                          expect=GOOD.name)
+    first = stack.measure("first gated release", "ai-server", lambda: stack.deploy(RELEASED, GOOD),
+                          expect=GOOD.name, also=("frontend",))
     assert first.succeeded and "analysis passed over 20 s" in first.output, first.output[-3000:]
     return stack
 
 
+def instances_of(stack, service: str) -> set[str]:
+    """The releases the running instances of `service` were told to run, by name."""
+    return {stack.release_of(i.address) for i in stack.fleet.instances.values() if f"/{service}@" in i.release}
+
+
 def test_a_release_the_analysis_gate_breaches_goes_back_on_both_clouds(gated_stack):
-    outcome = gated_stack.measure("gate breach", "ai-server", lambda: gated_stack.deploy(BOTH, FAULTY),
-                                  expect=GOOD.name)
+    outcome = gated_stack.measure("gate breach", "ai-server", lambda: gated_stack.deploy(RELEASED, FAULTY),
+                                  expect=GOOD.name, also=("frontend",))
     assert not outcome.succeeded
-    # The summary names the query's measure, its value and the threshold; ai-server rolled back, frontend reverted.
+    # The summary names the service, the query's measure, its value and the threshold; backend rolled back,
+    # ai-server reverted.
     breach = r"analysis breached over 20 s: error rate \d+\.\d % > 10 %"
-    assert re.search(breach, outcome.output), outcome.output[-3000:]
-    assert re.search(r'"service": "ai-server"[^}]*"outcome": "rolled-back"', outcome.output)
-    assert re.search(r'"service": "frontend"[^}]*"outcome": "reverted"', outcome.output)
-    # Users: the faulty release did serve (that is what the gate saw), and in the end the first one answers again.
+    assert re.search(f"backend: {breach}", outcome.output), outcome.output[-3000:]
+    assert re.search(r'"service": "backend"[^}]*"outcome": "rolled-back"', outcome.output)
+    assert re.search(r'"service": "ai-server"[^}]*"outcome": "reverted"', outcome.output)
+    # Users: frontend's pages never failed (backend's errors become a message on the page); ai-server's release
+    # did serve before it was reverted, and in the end the first release answers again on both clouds.
+    assert outcome.others["frontend"].failed == 0 and outcome.others["frontend"].requests > 0
     assert set(outcome.summary.served_by) == {GOOD.name, FAULTY.name}
     assert not [p for p in outcome.problems if "after the call" in p], outcome.problems
-    ai_servers = [i for i in gated_stack.fleet.instances.values() if "/ai-server@" in i.release]
-    assert {gated_stack.release_of(i.address) for i in ai_servers} == {GOOD.name}
+    assert instances_of(gated_stack, "backend") == instances_of(gated_stack, "ai-server") == {GOOD.name}
 
     # Rejected for good: the record names the breach, and the commit is refused before the lock or any build.
     store = emulated(settings("dev"), gated_stack.aws.endpoint, gated_stack.gcp.endpoint).records()
     gated = store.read()[-1]
-    assert (gated.commit, gated.outcome) == (FAULTY.commit, "rolled-back") and re.search(breach, gated.cause)
+    assert (gated.commit, gated.outcome) == (FAULTY.commit, "rolled-back")
+    assert re.search(f"backend rolled-back: {breach}", gated.cause), gated.cause
     gated_stack.aws.reset_calls()
-    again = gated_stack.deploy(BOTH, FAULTY)
+    again = gated_stack.deploy(RELEASED, FAULTY)
     assert again.returncode != 0
     assert f"commit {FAULTY.commit[:12]} was rejected in dev" in again.stderr
-    assert "by the analysis gate: ai-server: analysis breached over 20 s" in again.stderr
+    assert "by the analysis gate: backend: analysis breached over 20 s" in again.stderr
     assert not {"PutObject", "CreateDeployment"} & {c.get("operation") for c in gated_stack.aws.calls()}
     assert store.read()[-1] == gated  # no lock taken, nothing rolled out, nothing recorded

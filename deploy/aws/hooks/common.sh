@@ -26,9 +26,10 @@ fi
 
 # shellcheck disable=SC2034  # read by the hooks that source this file
 CONTAINER="dojangkok-${SERVICE}"
-# Runtime configuration (database URLs, OAuth client ids) lives on the instance, never in the bundle.
+# Runtime configuration (database URLs, OAuth client ids, the backend's internal address) lives on the instance,
+# never in the bundle: ${SERVICE}.env in /etc/dojangkok, or where the agent's DOJANGKOK_CONFIG_DIR says.
 # shellcheck disable=SC2034
-RUNTIME_ENV="/etc/dojangkok/${SERVICE}.env"
+RUNTIME_ENV="${DOJANGKOK_CONFIG_DIR:-/etc/dojangkok}/${SERVICE}.env"
 
 log() {
   printf '%s [%s %s] %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "${LIFECYCLE_EVENT:-hook}" "$SERVICE" "$*"

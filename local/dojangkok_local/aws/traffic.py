@@ -157,3 +157,7 @@ class AwsTraffic:
         """The listener's address on this machine (the ALB's DNS name and port in production)."""
         return f"http://127.0.0.1:{self.ports[listener]}"
 
+    def internal(self, listener: str) -> str:
+        """The listener's address as the instances reach it (an internal ALB's DNS name in production)."""
+        return f"http://{self.lb.internal_address}:{self.ports[listener]}"
+

@@ -9,7 +9,9 @@ What production finds on the machine image is provided in the instance's PATH an
   podman's own, and no GPU devices (there is no GPU here);
 - `docker-credential-gcr`, `cos-extensions`: COS tools, which have nothing to do against the local registry;
 - the local registry where the images are (127.0.0.1:PORT, 5000 unless told) relayed from the instance's loopback to
-  the host's.
+  the host's;
+- the runtime configuration the hooks read (`Fleet.config`, e.g. frontend.env naming the backend's internal address),
+  in the instance's own directory, which the CodeDeploy agent's DOJANGKOK_CONFIG_DIR names.
 Processes enter an instance with `nsenter --net` (not `ip netns exec`, whose fresh /sys hides the cgroup mounts).
 """
 
@@ -89,6 +91,7 @@ class Instance:
             "PATH": f"{self.bin}:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin",
             "HOME": str(self.root / "home"),
             "LANG": "C.UTF-8",
+            "DOJANGKOK_CONFIG_DIR": str(self.root / "etc"),  # deploy/aws/hooks/common.sh: not the host's /etc
             **(extra or {}),
         }
 
@@ -111,6 +114,7 @@ class Fleet:
     def __init__(self, root: Path | None = None, registry_port: int = REGISTRY_PORT) -> None:
         self.root = root or Path(tempfile.mkdtemp(prefix=ROOT_PREFIX))
         self.registry_port = registry_port  # relayed into every instance: image references name 127.0.0.1:PORT
+        self.config: dict[str, str] = {}  # file name -> text: every instance's runtime configuration, from its launch
         self.instances: dict[str, Instance] = {}
         self.ever: dict[str, Instance] = {}  # address -> instance, kept after termination: who served a request
         self._addresses = (str(a) for a in list(NETWORK.hosts())[1:])
@@ -153,8 +157,10 @@ class Fleet:
 
     def _write_config(self, instance: Instance) -> None:
         root = instance.root
-        for sub in ("bin", "home", "storage", "run", "tmp"):
+        for sub in ("bin", "home", "storage", "run", "tmp", "etc"):
             (root / sub).mkdir(parents=True, exist_ok=True)
+        for name, text in self.config.items():
+            (root / "etc" / name).write_text(text)
         (root / "containers.conf").write_text(
             "[containers]\nnetns = \"host\"\nlog_driver = \"k8s-file\"\n"
             "default_ulimits = [\"nofile=4096:4096\", \"nproc=4096:4096\"]\n"

@@ -57,9 +57,13 @@ class Backend:
 
 
 class LoadBalancer:
-    """haproxy on 127.0.0.1 with frontends routed through a map, backends filled through the runtime API."""
+    """haproxy on 127.0.0.1 with frontends routed through a map, backends filled through the runtime API.
 
-    def __init__(self) -> None:
+    With an `internal_address` (the fleet's gateway), every frontend also listens there: the instances reach one
+    service through another's load balancer, as through an internal ALB."""
+
+    def __init__(self, internal_address: str = "") -> None:
+        self.internal_address = internal_address
         self.dir = Path(tempfile.mkdtemp(prefix="dojangkok-lb-"))
         self.socket = self.dir / "admin.sock"
         self.routes = self.dir / "routes.map"
@@ -106,6 +110,7 @@ class LoadBalancer:
             lines += [
                 f"frontend {name}",
                 f"    bind 127.0.0.1:{port}",
+                *([f"    bind {self.internal_address}:{port}"] if self.internal_address else []),
                 f"    use_backend %[str({name}),map({self.routes})]",
                 f"    http-response set-header {SERVER_HEADER} \"%b/%s %si\"",
             ]

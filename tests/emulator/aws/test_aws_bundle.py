@@ -144,7 +144,7 @@ n=$(( $(cat "$STUB_STATE/curls" 2>/dev/null || echo 0) + 1 )); echo "$n" > "$STU
 HOOK_ORDER = ("application_stop", "before_install", "after_install", "application_start", "validate_service")
 
 
-def run_hooks(root, ref, healthy_after):
+def run_hooks(root, ref, healthy_after, config_dir=None):
     stubs = root / "stubs"
     stubs.mkdir()
     for name, body in STUBS.items():
@@ -159,6 +159,7 @@ def run_hooks(root, ref, healthy_after):
         "STUB_STATE": str(root / "state"),
         "STUB_PULLED": ref,
         "STUB_HEALTHY_AFTER": str(healthy_after),
+        **({"DOJANGKOK_CONFIG_DIR": str(config_dir)} if config_dir else {}),
     }
     for hook in HOOK_ORDER:
         run = subprocess.run(["bash", str(root / "hooks" / f"{hook}.sh")], env=env, capture_output=True, text=True)
@@ -180,9 +181,23 @@ def test_hooks_pull_by_digest_run_with_limits_and_wait_for_health(unpacked):
     for flag in ("--memory 2048m", "--memory-swap 2048m", "--cpus 1", "--publish 8080:8080", "--detach"):
         assert flag in run
     assert run.endswith(ref)
+    assert "--env-file" not in run  # this machine has no /etc/dojangkok/backend.env
     assert f"docker logout {registry}" in log  # no registry token left on the instance
     curls = [line for line in log.splitlines() if line.startswith("curl ")]
     assert len(curls) == 3 and "http://127.0.0.1:8080/actuator/health" in curls[0]
+
+
+def test_the_instances_runtime_configuration_reaches_the_container_not_the_bundle(unpacked, tmp_path_factory):
+    root, ref, _ = unpacked
+    config = tmp_path_factory.mktemp("instance-etc")  # the instance's, apart from the unpacked bundle
+    (config / "backend.env").write_text("SPRING_PROFILES_ACTIVE=dev\n")
+
+    failed, log = run_hooks(root, ref, healthy_after=1, config_dir=config)
+
+    assert failed is None, log
+    (run,) = [line for line in log.splitlines() if line.startswith("docker run ")]
+    assert f"--env-file {config / 'backend.env'}" in run
+    assert not any("SPRING_PROFILES_ACTIVE" in path.read_text() for path in root.rglob("*") if path.is_file())
 
 
 def test_validate_service_fails_when_health_never_answers(unpacked):

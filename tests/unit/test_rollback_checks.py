@@ -24,7 +24,8 @@ def returned_to(monkeypatch, raised: Exception, image: str = IMAGE, signing: obj
         raise raised
 
     monkeypatch.setattr(oci, "describe", describe)
-    check = Dojangkok._verify_returned(SimpleNamespace(signing=signing), None, catalogue.service("frontend"), image,
+    module = SimpleNamespace(config=SimpleNamespace(signing=signing))
+    check = Dojangkok._verify_returned(module, None, catalogue.service("frontend"), image,
                                        lambda name: (f"http://{name}", None))
     return asyncio.run(check)
 

@@ -13,11 +13,10 @@ from dagger import Doc, field, function, object_type
 from . import catalogue, images, provenance, sbom, supply_chain
 from .arguments import BranchArg, CommitArg, EnvArg, FormatArg, VersionArg
 from .catalogue import Service
-from .credentials import Access, AwsAccess, GcpAccess, RegistryLogin
+from .configuration import Configuration
 from .environments import Environment, Settings, load, parse_overrides
 from .plan import check_inputs
 from .report import OutputFormat, Section, progress, render
-from .supply_chain import Signing
 from .tags import LATEST
 
 REVISION_LABEL = "org.opencontainers.image.revision"
@@ -63,16 +62,9 @@ class Build:
     """Every selected service built for its platforms, not yet pushed."""
 
     images: Annotated[list[Image], Doc("One entry per service and platform")] = field()
-    # The module's configuration, as Dojangkok held it when it built these: kept, not listed among the functions.
     settings_file: dagger.File = dataclasses.field()  # deploy/environments.toml of the source
-    override: list[str] = dataclasses.field(default_factory=list)
-    registry: str = ""
-    aws: AwsAccess | None = None
-    gcp: GcpAccess | None = None
-    base: list[str] = dataclasses.field(default_factory=list)
-    registry_endpoint: dagger.Service | None = None
-    registry_login: RegistryLogin | None = None
-    signing: Signing | None = None
+    # The module's configuration, as Dojangkok held it when it built these: kept, not listed among the functions.
+    config: Configuration = dataclasses.field(default_factory=Configuration)
 
     def services(self) -> list[str]:
         return list(dict.fromkeys(i.service for i in self.images))
@@ -84,10 +76,6 @@ class Build:
         if commit:
             containers = [c.with_label(REVISION_LABEL, commit.lower()) for c in containers]
         return containers
-
-    @property
-    def access(self) -> Access:
-        return Access(self.aws, self.gcp, self.registry, override_login=self.registry_login)
 
     @function
     def container(
@@ -145,29 +133,41 @@ class Build:
         format: FormatArg = OutputFormat.text,
     ) -> str:
         """Push each image under its unique tag and, only once every push landed, move latest to the same index."""
-        _, results = await self.publish_all(env, branch, version, commit, dry_run)
+        results = await self.publish_all(env, branch, version, commit, dry_run)
         return publish_report(results, format, dry_run)
 
     async def publish_all(
-        self, env: Environment, branch: str, version: str, commit: str, dry_run: bool = False, *, latest: bool = True,
-        when: datetime | None = None,
-    ) -> tuple[Settings, list[Published]]:
-        """Validate, build every image, push the unique tags, check their digests, then (`latest`) move ``latest``.
-
-        Everything a user can get wrong is refused before the first build step, and everything is built before the
-        first push, so a broken build or a refused push never leaves half a release behind. deploy passes
-        latest=False and moves it with `move_latest` once the release runs, and its `when`, so the tag it pushes is
-        the one its lock record names.
-        """
+        self, env: Environment, branch: str, version: str, commit: str, dry_run: bool = False,
+    ) -> list[Published]:
+        """publish's whole job: everything a user can get wrong refused before the first build step, then
+        `push_release` with latest moved."""
+        config = self.config
         which, tag, _, _ = check_inputs(
             env, branch=branch, version=version, commit=commit, services=self.services(),
-            when=when or datetime.now(UTC), registry_override=self.registry,
+            when=datetime.now(UTC), registry_override=config.registry,
         )
+        self.check_publish(commit)
+        settings = load(which, text=await self.settings_file.contents(),
+                        environ=parse_overrides(which, config.override))
+        return await self.push_release(settings, tag, commit, dry_run)
+
+    def check_publish(self, commit: str) -> None:
+        """What publishing these images needs declared: the registries' credentials, and what signing needs."""
+        config = self.config
+        config.access.check_push({catalogue.service(n).registry for n in self.services()})
+        if config.signing is not None:
+            supply_chain.check_can_sign(config.signing, commit, config.registry, config.registry_endpoint)
+
+    async def push_release(self, settings: Settings, tag: str, commit: str, dry_run: bool = False, *,
+                           latest: bool = True) -> list[Published]:
+        """Build every image, push the unique tags, check their digests, sign them, then (`latest`) move ``latest``.
+
+        The inputs are checked already (publish_all, deploy). Everything is built before the first push, so a broken
+        build or a refused push never leaves half a release behind. deploy passes latest=False and moves it with
+        `move_latest` once the release runs.
+        """
+        config = self.config
         services = [catalogue.service(n) for n in self.services()]
-        self.access.check_push({s.registry for s in services})
-        if self.signing is not None:
-            supply_chain.check_can_sign(self.signing, commit, self.registry, self.registry_endpoint)
-        settings = load(which, text=await self.settings_file.contents(), environ=parse_overrides(which, self.override))
         progress(f"building {len(self.images)} images: " + ", ".join(f"{i.service} {i.platform}" for i in self.images))
         started = datetime.now(UTC)
         await self.sync()  # built already by `build`: cache hits
@@ -182,14 +182,14 @@ class Build:
                 raise PublishError(f"{svc.name}: the registry returned {ref!r} without a digest; latest not moved")
             platforms = [str(i.platform) for i in self.images if i.service == svc.name]
             results.append(Published(service=svc.name, reference=name, digest=digest, platforms=platforms))
-        if self.signing is not None and not dry_run:
-            registries = [await supply_chain.registry_of(svc, settings, self.access, self.registry_endpoint)
+        if config.signing is not None and not dry_run:
+            registries = [await supply_chain.registry_of(svc, settings, config.access, config.registry_endpoint)
                           for svc in services]
             results = await asyncio.gather(*(self._sign(p, registry, commit, (started, finished))
                                              for registry, p in zip(registries, results, strict=True)))
         if latest:
             await _point_latest(push, services, results)
-        return settings, results
+        return results
 
     async def move_latest(self, settings: Settings, results: list[Published], commit: str) -> None:
         """Point each published service's ``latest`` at the index `publish_all` pushed for it."""
@@ -198,11 +198,11 @@ class Build:
 
     async def _pusher(self, settings: Settings, services: list[Service], commit: str, dry_run: bool):
         """push(service, tag) -> the reference by digest it landed as; one registry login per kind."""
-        logins = {kind: await self.access.registry_login(kind, settings.aws.region)
+        logins = {kind: await self.config.access.registry_login(kind, settings.aws.region)
                   for kind in {s.registry for s in services}}
 
         async def push(svc: Service, tag: str) -> str:
-            repository = settings.image_repository(svc, self.registry)
+            repository = settings.image_repository(svc, self.config.registry)
             ctr = dagger.dag.container()
             if (login := logins[svc.registry]) is not None:
                 ctr = ctr.with_registry_auth(repository.split("/", 1)[0], login[0], login[1])
@@ -222,25 +222,27 @@ class Build:
             attestations[str(image.platform)] = (sbom.scan(image.container, image.service),
                                                  provenance.predicate(facts))
         progress(f"signing {published.pinned} and attesting its SBOM and provenance")
-        digests = await supply_chain.sign(self.signing, registry, published.repository, published.digest, attestations)
+        digests = await supply_chain.sign(self.config.signing, registry, published.repository, published.digest,
+                                          attestations)
         return replace(published, attestations=tuple(digests))
 
     async def _facts(self, image: Image, commit: str, when: tuple[datetime, datetime]) -> provenance.BuildFacts:
         """What one image was built from: its Dockerfile by digest, and each base resolved for its platform."""
         svc = catalogue.service(image.service)
         text = await image.dockerfile.contents()
-        overrides = dict(pair.split("=", 1) for pair in self.base)  # checked by the build already
+        overrides = dict(pair.split("=", 1) for pair in self.config.base)  # checked by the build already
         bases = []
         for argument, default in images.base_args(text).items():
             reference = overrides.get(argument, default)
             resolved = await dagger.dag.container(platform=image.platform).from_(reference).image_ref()
             bases.append(provenance.Base(argument, reference, resolved.rpartition("@")[2],
                                          overridden=argument in overrides))
+        repository = self.config.signing.repository
         return provenance.BuildFacts(
-            service=image.service, platform=str(image.platform), repository=self.signing.repository,
+            service=image.service, platform=str(image.platform), repository=repository,
             commit=commit.lower(), dockerfile=svc.dockerfile,
             dockerfile_sha256=hashlib.sha256(text.encode()).hexdigest(),
-            builder_id=f"{self.signing.repository}/ci@{commit.lower()}", builder_version=await dagger.dag.version(),
+            builder_id=f"{repository}/ci@{commit.lower()}", builder_version=await dagger.dag.version(),
             started=when[0], finished=when[1], bases=tuple(bases))
 
 

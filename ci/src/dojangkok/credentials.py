@@ -7,7 +7,9 @@ the way Dagger modules reach LocalStack: a service argument (``--endpoint tcp://
 addressed by the engine; production leaves it unset.
 """
 
+import asyncio
 import base64
+import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass
@@ -159,6 +161,9 @@ class Access:
     registry: str = ""  # every image to this registry instead (a local or mirror registry)
     prometheus: PrometheusAccess | None = None  # the analysis gate's Prometheus, where with-prometheus gave one
     override_login: RegistryLogin | None = None  # the override's own login (with-registry)
+    # (kind, region) -> its login, asked for once per call however many pushes, checks and copies need it
+    _logins: dict[tuple[RegistryKind, str], asyncio.Future] = dataclasses.field(
+        default_factory=dict, compare=False, repr=False)
 
     def check_push(self, kinds: set[RegistryKind]) -> None:
         """Refuse, before anything is built, a publish whose registries need credentials nobody gave."""
@@ -183,7 +188,13 @@ class Access:
 
     async def registry_login(self, kind: RegistryKind, region: str) -> tuple[str, dagger.Secret] | None:
         """(user, password) for a registry of ``kind``, or None when no credentials were given (anonymous). A
-        registry override gets with-registry's login, never an ECR or Google token: those go to their own hosts."""
+        registry override gets with-registry's login, never an ECR or Google token: those go to their own hosts.
+        Asked for once: later calls (concurrent ones too) get the same login."""
+        if (kind, region) not in self._logins:
+            self._logins[kind, region] = asyncio.ensure_future(self._login(kind, region))
+        return await self._logins[kind, region]
+
+    async def _login(self, kind: RegistryKind, region: str) -> tuple[str, dagger.Secret] | None:
         if self.registry:
             login = self.override_login
             return (login.username, login.password) if login else None

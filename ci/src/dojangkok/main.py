@@ -21,7 +21,8 @@ from . import catalogue, credentials, history, images, oci, records, release, su
 from . import promote as promotion
 from .arguments import BranchArg, CommitArg, EnvArg, FormatArg, VersionArg
 from .build import REVISION_LABEL, Build, Image, publish_report
-from .credentials import Access, AwsAccess, GcpAccess, PrometheusAccess, endpoint_url
+from .configuration import Configuration
+from .credentials import AwsAccess, GcpAccess, PrometheusAccess, endpoint_url
 from .deploy import DeployError, Outcome
 from .deploy.common import parse_image
 from .deploy.lock import LockRecord
@@ -80,8 +81,8 @@ class Dojangkok:
     `dagger call with-aws … with-gcp … deploy --env prd …`.
     """
 
-    # The constructor's arguments (`dagger call --base … --override …`), and below them what the with-* functions
-    # declare: the module's configuration, kept between chained calls but not listed among the functions.
+    # The constructor's arguments (`dagger call --base … --override …`), and below them the module's configuration:
+    # those two and what the with-* functions declare, kept between chained calls but not listed among the functions.
     source: Annotated[
         dagger.Directory,
         Doc("The repository (defaults to the checkout holding dagger.json; only pipeline-relevant paths are read)"),
@@ -99,23 +100,16 @@ class Dojangkok:
             "e.g. DOJANGKOK_PRD_AWS_REGION=us-east-1"
         ),
     ] = dataclasses.field(default_factory=list)
-    registry: str = dataclasses.field(default="", init=False)  # with-registry: every image goes there instead
-    registry_endpoint: dagger.Service | None = dataclasses.field(default=None, init=False)  # how functions reach it
-    registry_login: credentials.RegistryLogin | None = dataclasses.field(default=None, init=False)
-    aws: AwsAccess | None = dataclasses.field(default=None, init=False)  # with-aws
-    gcp: GcpAccess | None = dataclasses.field(default=None, init=False)  # with-gcp
-    prometheus: PrometheusAccess | None = dataclasses.field(default=None, init=False)  # with-prometheus
-    signing: supply_chain.Signing | None = dataclasses.field(default=None, init=False)  # with-(keyless-)signing
+    config: Configuration = dataclasses.field(default_factory=Configuration, init=False)
 
-    def _with(self, **changes) -> "Dojangkok":
+    def __post_init__(self) -> None:
+        # Also when the engine restores this object for a chained call: its saved config then replaces this one.
+        self.config = Configuration(base=self.base, override=self.override)
+
+    def _declaring(self, **changes) -> "Dojangkok":
         new = copy.copy(self)
-        for name, value in changes.items():
-            setattr(new, name, value)
+        new.config = self.config.declaring(**changes)
         return new
-
-    @property
-    def access(self) -> Access:
-        return Access(self.aws, self.gcp, self.registry, self.prometheus, self.registry_login)
 
     @function
     def with_aws(
@@ -130,7 +124,7 @@ class Dojangkok:
         ] = None,
     ) -> "Dojangkok":
         """Use these AWS credentials (ECR logins, CodeDeploy, S3) in every function after this one."""
-        return self._with(aws=AwsAccess(
+        return self._declaring(aws=AwsAccess(
             access_key_id=access_key_id, secret_access_key=secret_access_key,
             session_token=session_token, endpoint=endpoint,
         ))
@@ -154,7 +148,7 @@ class Dojangkok:
         """Use these Google credentials (Artifact Registry, Compute, Cloud Deploy) in every function after this one."""
         if credentials is None and access_token is None and endpoint is None:
             raise ValueError("with-gcp needs --credentials, --access-token or --endpoint")
-        return self._with(gcp=GcpAccess(credentials=credentials, access_token=access_token, endpoint=endpoint))
+        return self._declaring(gcp=GcpAccess(credentials=credentials, access_token=access_token, endpoint=endpoint))
 
     @function
     def with_prometheus(
@@ -163,7 +157,7 @@ class Dojangkok:
         token: Annotated[dagger.Secret | None, Doc("Bearer token, if it asks for one (env:PROMETHEUS_TOKEN)")] = None,
     ) -> "Dojangkok":
         """Judge every new release with this Prometheus (the analysis gate) instead of prometheus_url."""
-        return self._with(prometheus=PrometheusAccess(endpoint=endpoint, token=token))
+        return self._declaring(prometheus=PrometheusAccess(endpoint=endpoint, token=token))
 
     @function
     def with_registry(
@@ -185,7 +179,7 @@ class Dojangkok:
             raise ValueError("with-registry takes --username and --password together (or neither, for a registry "
                              f"that takes anonymous pushes); got {'--username' if username else '--password'} alone")
         login = credentials.RegistryLogin(username=username, password=password) if password is not None else None
-        return self._with(registry=check_registry_override(address), registry_endpoint=endpoint,
+        return self._declaring(registry=check_registry_override(address), registry_endpoint=endpoint,
                           registry_login=login)
 
     @function
@@ -204,7 +198,7 @@ class Dojangkok:
 
         prd requires it; dev verifies whenever it is declared. Without --key, only verifying works (promote).
         """
-        return self._with(signing=supply_chain.check_signing_inputs(supply_chain.Signing(
+        return self._declaring(signing=supply_chain.check_signing_inputs(supply_chain.Signing(
             public_key=public_key, key=key, password=password, repository=repository)))
 
     @function
@@ -228,7 +222,7 @@ class Dojangkok:
 
         For GitHub Actions (docs/supply-chain.md); needs Fulcio and Rekor, so it cannot run offline.
         """
-        return self._with(signing=supply_chain.check_signing_inputs(supply_chain.Signing(
+        return self._declaring(signing=supply_chain.check_signing_inputs(supply_chain.Signing(
             oidc_request_url=oidc_request_url, oidc_request_token=oidc_request_token, identity=identity,
             issuer=issuer, repository=repository)))
 
@@ -245,12 +239,12 @@ class Dojangkok:
     ) -> str:
         """Show what a deploy would do, touching nothing: tags, images, targets, resources, cloud API calls."""
         inputs = {"branch": branch, "version": version, "commit": commit, "services": service,
-                  "when": datetime.now(UTC), "registry_override": self.registry}
+                  "when": datetime.now(UTC), "registry_override": self.config.registry}
         check_inputs(env, **inputs)  # refuse bad input before asking the engine for anything
         result = make_plan(
             env, **inputs, settings_text=await self.source.file(SETTINGS_FILE).contents(),
-            overrides=parse_overrides(env, self.override), prometheus_given=self.prometheus is not None,
-            signing_given=self.signing is not None,
+            overrides=parse_overrides(env, self.config.override), prometheus_given=self.config.prometheus is not None,
+            signing_given=self.config.signing is not None,
         )
         return result.render(format)
 
@@ -270,7 +264,7 @@ class Dojangkok:
         """The build of the chosen services, defined but not run: bad input is refused before any build step."""
         chosen = catalogue.select(service_names(service) or None)
         plans = [(svc, p) for svc in chosen for p in images.platforms_for(svc, platform)]
-        bases = images.parse_bases(self.base, await self.known_bases())
+        bases = images.parse_bases(self.config.base, await self.known_bases())
         return Build(
             images=[
                 Image(service=svc.name, platform=dagger.Platform(p),
@@ -279,14 +273,7 @@ class Dojangkok:
                 for svc, p in plans
             ],
             settings_file=self.source.file(SETTINGS_FILE),
-            override=self.override,
-            registry=self.registry,
-            aws=self.aws,
-            gcp=self.gcp,
-            base=self.base,
-            registry_endpoint=self.registry_endpoint,
-            registry_login=self.registry_login,
-            signing=self.signing,
+            config=self.config,
         )
 
     @function
@@ -302,7 +289,7 @@ class Dojangkok:
     async def test(self, service: ServiceArg = None) -> testing.TestSuite:
         """Run every service's tests inside its Dockerfile's test stage on the engine; a failure names the service."""
         chosen = catalogue.select(service_names(service) or None)
-        bases = images.parse_bases(self.base, await self.known_bases())
+        bases = images.parse_bases(self.config.base, await self.known_bases())
         # Test stages run on the engine's own platform: they prove the code, the build proves the platforms.
         host = str(await dagger.dag.default_platform())
         stages = {}
@@ -325,10 +312,10 @@ class Dojangkok:
     ) -> str:
         """Build, then push each image under its unique tag and, only once every push landed, move latest."""
         check_inputs(
-            env, branch=branch, version=version, commit=commit, services=service, registry_override=self.registry
+            env, branch=branch, version=version, commit=commit, services=service, registry_override=self.config.registry
         )
         built = await self.defined_build(service, platform)  # refuses a bad --base before building
-        _, results = await built.publish_all(env, branch, version, commit, dry_run)
+        results = await built.publish_all(env, branch, version, commit, dry_run)
         return publish_report(results, format, dry_run)
 
     @function(cache="never")
@@ -352,14 +339,15 @@ class Dojangkok:
         release puts the others back too. Every call leaves a record (`history`, `dora`); a release the analysis
         gate rolls back is rejected for good.
         """
-        when = datetime.now(UTC)  # one dev tag for the lock record, the pre-lock check and the push
+        config = self.config
+        # The one unique tag of this call (a dev tag reads the clock): the lock record's, the pre-lock check's, pushed.
         which, tag, chosen, _ = check_inputs(env, branch=branch, version=version, commit=commit, services=service,
-                                             when=when, registry_override=self.registry)
+                                             registry_override=config.registry)
         commit_time = records.check_commit_time(commit_time)
-        self.access.check_deploy(chosen)  # before anything is built or pushed
-        check_signing(which, self.signing is not None)
-        if self.signing is not None:
-            supply_chain.check_can_sign(self.signing, commit, self.registry, self.registry_endpoint)
+        config.access.check_deploy(chosen)  # before anything is built or pushed
+        check_signing(which, config.signing is not None)
+        built = await self.defined_build(service, platform)  # refuses a bad --base; builds nothing yet
+        built.check_publish(commit)
         drivers = await self._drivers(which)
         store = drivers.records()
         await self._check_existing(chosen, drivers.settings, tag, commit)  # no cloud call before this passes
@@ -368,8 +356,7 @@ class Dojangkok:
         record = self._release_record(which, "deploy", actor, chosen, commit=commit, commit_time=commit_time, tag=tag)
         with (lock.held(self._lock_record(which, "deploy", tag, chosen, actor), break_lock=break_lock),
               records.recorded(store, record) as recording):
-            built = await self.defined_build(service, platform)
-            settings, published = await built.publish_all(env, branch, version, commit, latest=False, when=when)
+            published = await built.push_release(drivers.settings, tag, commit, latest=False)
             records.refuse_rejected([store], commit, [p.digest for p in published])
             await self._verify(drivers.settings, [(p.service, p.repository, p.digest) for p in published], commit)
             by_name = {p.service: p.pinned for p in published}
@@ -377,7 +364,7 @@ class Dojangkok:
             recording.done(results)
             # latest names what runs: it moves once the release does (a reverted release leaves it where it was)
             reached = {r.service for r in results if r.outcome is Outcome.SUCCEEDED}
-            await built.move_latest(settings, [p for p in published if p.service in reached], commit)
+            await built.move_latest(drivers.settings, [p for p in published if p.service in reached], commit)
         return release.check_outcomes(results, release.report(results, format, broken=lock.broken))
 
     @function(cache="never")
@@ -400,12 +387,12 @@ class Dojangkok:
         rejected it.
         """
         prd, tag, chosen, override = check_inputs(
-            Environment.prd, version=version, commit=commit, services=service, registry_override=self.registry
+            Environment.prd, version=version, commit=commit, services=service, registry_override=self.config.registry
         )
         commit_time = records.check_commit_time(commit_time)
-        self.access.check_deploy(chosen)
-        self.access.check_push({s.registry for s in chosen})
-        check_signing(prd, self.signing is not None)
+        self.config.access.check_deploy(chosen)
+        self.config.access.check_push({s.registry for s in chosen})
+        check_signing(prd, self.config.signing is not None)
         dev_drivers, prd_drivers = await asyncio.gather(self._drivers(Environment.dev, prd),
                                                          self._drivers(prd, Environment.dev))
         stores = [dev_drivers.records(), prd_drivers.records()]
@@ -432,38 +419,38 @@ class Dojangkok:
     async def _verify(self, settings, images: list[tuple[str, str, str]], commit: str) -> None:
         """Every supply-chain check on the images about to roll out, (service, repository, digest) each;
         VerifyRefused before any target is touched. Nothing to check without with-signing (dev)."""
-        if self.signing is None:
+        if self.config.signing is None:
             return
         checked = [(await self._registry(catalogue.service(name), settings), repository, digest)
                    for name, repository, digest in images]
-        await supply_chain.verify_all(self.signing, checked, commit)
+        await supply_chain.verify_all(self.config.signing, checked, commit)
 
     async def _registry(self, svc, settings) -> supply_chain.Registry:
-        return await supply_chain.registry_of(svc, settings, self.access, self.registry_endpoint)
+        return await supply_chain.registry_of(svc, settings, self.config.access, self.config.registry_endpoint)
 
     async def _check_existing(self, chosen, settings, tag: str, commit: str) -> None:
         """A release tag already in the registry must pass every check (an image pushed there by anyone else does
         not): refused before the deploy lock, the first cloud call."""
-        if self.signing is None:
+        if self.config.signing is None:
             return
         for svc in chosen:
             registry = await self._registry(svc, settings)
-            repository = settings.image_repository(svc, self.registry)
+            repository = settings.image_repository(svc, self.config.registry)
             if digest := await supply_chain.tagged(registry, repository, tag):
                 progress(f"{repository}:{tag} is in the registry already: checking it before anything else")
-                await supply_chain.verify(self.signing, registry, repository, digest, commit)
+                await supply_chain.verify(self.config.signing, registry, repository, digest, commit)
 
     async def _reach(self, chosen, *environments) -> oci.Reach:
         """URL and login of every registry the services' images live in, by registry name, for the copy."""
         table: dict[str, tuple[str, tuple[str, str] | None]] = {}
-        local_url = await endpoint_url(self.registry_endpoint)
+        local_url = await endpoint_url(self.config.registry_endpoint)
         for settings in environments:
             for svc in chosen:
-                name = settings.registry(svc, self.registry).split("/", 1)[0]
+                name = settings.registry(svc, self.config.registry).split("/", 1)[0]
                 if name in table:
                     continue
-                login = await self.access.registry_login(svc.registry, settings.aws.region)
-                url = local_url if self.registry and local_url else f"https://{name}"
+                login = await self.config.access.registry_login(svc.registry, settings.aws.region)
+                url = local_url if self.config.registry and local_url else f"https://{name}"
                 table[name] = (url, (login[0], await login[1].plaintext()) if login else None)
         return lambda name: table.get(name, (f"https://{name}", None))
 
@@ -482,8 +469,8 @@ class Dojangkok:
         with-signing) signed, with provenance naming the commit its image's label names.
         """
         chosen = catalogue.select(service_names(service) or None)
-        self.access.check_deploy(chosen)
-        self.access.check_push({s.registry for s in chosen})  # latest follows what runs
+        self.config.access.check_deploy(chosen)
+        self.config.access.check_push({s.registry for s in chosen})  # latest follows what runs
         which = Environment(env)
         drivers = await self._drivers(which)
         store = drivers.records()
@@ -514,12 +501,12 @@ class Dojangkok:
             _, labels = await asyncio.to_thread(oci.describe, oci.reached(reach, location.registry),
                                                 location.repository, ref.digest)
         except (DeployError, oci.CopyError, httpx.HTTPError, json.JSONDecodeError) as error:
-            if self.signing is None:
+            if self.config.signing is None:
                 return ""
             what = "not an image by digest" if isinstance(error, DeployError) else "its manifest could not be read"
             raise supply_chain.VerifyRefused(image or svc.name, "signature", f"{what} ({error})") from error
         commit = labels.get(REVISION_LABEL, "")
-        if self.signing is not None:
+        if self.config.signing is not None:
             await self._verify(settings, [(svc.name, ref.repository, ref.digest)], commit)
         return commit
 
@@ -584,7 +571,7 @@ class Dojangkok:
         return kept.describe() + "".join(f"\n  {d}" for d in kept.digests) + "\n"
 
     async def _records_of(self, env: Environment) -> records.Records:
-        if self.aws is None:
+        if self.config.aws is None:
             raise credentials.CredentialsError(f"the release records are in the S3 bundle bucket: call "
                                                f"{credentials.AWS_FLAGS} before this function")
         return (await self._drivers(env)).records()
@@ -593,8 +580,8 @@ class Dojangkok:
         """The deploy drivers of `env`, their cloud clients built (the secrets are read here, once); `also`: other
         environments this run reads, whose overrides are not typos."""
         settings = load(env, text=await self.source.file(SETTINGS_FILE).contents(),
-                        environ=parse_overrides(env, self.override, also))
-        return await release.Drivers(settings, self.access, *await release.deploy_files(self.source)).prepare()
+                        environ=parse_overrides(env, self.config.override, also))
+        return await release.Drivers(settings, self.config.access, *await release.deploy_files(self.source)).prepare()
 
     @staticmethod
     def _release_record(env: Environment, action: str, actor: str, chosen, **fields: str) -> records.Record:

@@ -311,11 +311,8 @@ class Dojangkok:
         format: FormatArg = OutputFormat.text,
     ) -> str:
         """Build, then push each image under its unique tag and, only once every push landed, move latest."""
-        check_inputs(
-            env, branch=branch, version=version, commit=commit, services=service, registry_override=self.config.registry
-        )
-        built = await self.defined_build(service, platform)  # refuses a bad --base before building
-        results = await built.publish_all(env, branch, version, commit, dry_run)
+        built = await self.defined_build(service, platform)  # refuses a bad --service or --base; builds nothing yet
+        results = await built.publish_all(env, branch, version, commit, dry_run)  # checks the rest, then builds
         return publish_report(results, format, dry_run)
 
     @function(cache="never")

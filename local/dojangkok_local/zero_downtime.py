@@ -35,7 +35,7 @@ from dojangkok_local.aws.server import aws_emulator
 from dojangkok_local.aws.traffic import AwsTraffic
 from dojangkok_local.engine.cli import Emulated, dagger, host_service
 from dojangkok_local.engine.cli import overrides as cli_overrides
-from dojangkok_local.fleet import GATEWAY, Fleet
+from dojangkok_local.fleet import GATEWAY, Fleet, Instance
 from dojangkok_local.gcp.seed import seed_environment
 from dojangkok_local.gcp.server import running as gcp_fake
 from dojangkok_local.gcp.traffic import GcpTraffic
@@ -178,11 +178,9 @@ class Stack:
         """Keep Prometheus on the instances that run each gated service, as EC2 / GCE service discovery would."""
         gated = settings(ENV).analysis.gated
         while not stop.wait(1):
-            running = list(self.fleet.instances.values())
             for service in gated:
                 port = catalogue.service(service).port
-                self.prometheus.watch(service, [f"{i.address}:{port}" for i in running
-                                                if f"/{service}@" in i.release])
+                self.prometheus.watch(service, [f"{i.address}:{port}" for i in self.running(service)])
 
     def _detach(self) -> None:
         self.aws.codedeploy.traffic = None
@@ -194,6 +192,10 @@ class Stack:
             return self.aws_traffic.frontend(self.listeners[service]) + PATHS[service]
         group = settings(ENV).gcp.groups[service].instance_group
         return self.gcp_traffic.frontend(group) + PATHS[service]
+
+    def running(self, service: str) -> list[Instance]:
+        """The instances that run `service` now (the image the cloud told each to run names it)."""
+        return [i for i in list(self.fleet.instances.values()) if f"/{service}@" in i.release]
 
     def release_of(self, address: str) -> str:
         """The release an instance ran, by name: the digest it was told to pull, as the deploys published it."""

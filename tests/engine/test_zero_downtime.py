@@ -97,9 +97,9 @@ def gated_stack(stack):
     return stack
 
 
-def instances_of(stack, service: str) -> set[str]:
+def releases_running(stack, service: str) -> set[str]:
     """The releases the running instances of `service` were told to run, by name."""
-    return {stack.release_of(i.address) for i in stack.fleet.instances.values() if f"/{service}@" in i.release}
+    return {stack.release_of(i.address) for i in stack.running(service)}
 
 
 def test_a_release_the_analysis_gate_breaches_goes_back_on_both_clouds(gated_stack):
@@ -117,7 +117,7 @@ def test_a_release_the_analysis_gate_breaches_goes_back_on_both_clouds(gated_sta
     assert outcome.others["frontend"].failed == 0 and outcome.others["frontend"].requests > 0
     assert set(outcome.summary.served_by) == {GOOD.name, FAULTY.name}
     assert not [p for p in outcome.problems if "after the call" in p], outcome.problems
-    assert instances_of(gated_stack, "backend") == instances_of(gated_stack, "ai-server") == {GOOD.name}
+    assert releases_running(gated_stack, "backend") == releases_running(gated_stack, "ai-server") == {GOOD.name}
 
     # Rejected for good: the record names the breach, and the commit is refused before the lock or any build.
     store = emulated(settings("dev"), gated_stack.aws.endpoint, gated_stack.gcp.endpoint).records()

@@ -144,7 +144,7 @@ class Build:
         config = self.config
         which, tag, _, _ = check_inputs(
             env, branch=branch, version=version, commit=commit, services=self.services(),
-            when=datetime.now(UTC), registry_override=config.registry,
+            registry_override=config.registry,
         )
         self.check_publish(commit)
         settings = load(which, text=await self.settings_file.contents(),

@@ -9,6 +9,7 @@ its arguments. Emulators are handed over as host services (`--endpoint tcp://127
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
@@ -64,6 +65,13 @@ def host_service(url: str) -> str:
     return "tcp://" + url.split("://", 1)[-1].rstrip("/")
 
 
+# Engine v0.21.8, many CLI sessions at once: loading a function's contextual directory (`source`, the repository
+# root) can find the engine's snapshot of it gone, before any function runs. Nothing has happened yet, so the same
+# command is run again; any other failure is the command's own.
+SNAPSHOT_RACE = re.compile(r'load contextual directory "[^"]*": failed to select host directory: [a-z0-9]+: not found')
+SNAPSHOT_RACE_ATTEMPTS = 3
+
+
 def environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     return {**os.environ, **client_env(), **EMULATOR_SECRETS, **(extra or {})}
 
@@ -80,15 +88,20 @@ def dagger(
     ``stream`` passes the CLI's progress (stderr) through, for long runs a person watches.
     """
     argv = ["dagger", "--progress", "plain", *args]
-    result = subprocess.run(
-        argv,
-        cwd=ROOT,
-        env=environment(env),
-        text=True,
-        stdout=subprocess.PIPE,
-        stderr=sys.stderr if stream else subprocess.PIPE,
-        timeout=timeout,
-    )
+    for attempt in range(1, SNAPSHOT_RACE_ATTEMPTS + 1):
+        result = subprocess.run(
+            argv,
+            cwd=ROOT,
+            env=environment(env),
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=sys.stderr if stream else subprocess.PIPE,
+            timeout=timeout,
+        )
+        if result.returncode == 0 or stream or not SNAPSHOT_RACE.search(result.stderr):
+            break
+        print(f"dagger {args[0] if args else ''}: the engine lost the module's source snapshot before running "
+              f"anything (attempt {attempt} of {SNAPSHOT_RACE_ATTEMPTS}); running it again", file=sys.stderr)
     if check and result.returncode != 0:
         raise DaggerFailed(argv, result)
     return result

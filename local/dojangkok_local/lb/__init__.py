@@ -30,6 +30,7 @@ from pathlib import Path
 from dojangkok_local.registry import free_port
 
 SERVER_HEADER = "X-Dojangkok-Server"
+SERVER_TIMEOUT_SECONDS = 30  # how long the load balancer waits for an instance's answer before its 504
 SLOTS = 8  # servers a backend can hold at once: blue + green, or a group and its surge
 
 
@@ -98,7 +99,7 @@ class LoadBalancer:
             "    option dontlog-normal",  # ...but only the failed ones
             "    timeout connect 2s",
             "    timeout client 30s",
-            "    timeout server 30s",
+            f"    timeout server {SERVER_TIMEOUT_SECONDS}s",
             "    retries 0",  # a failed request is a failed request: no hidden retry makes a bad switch look good
             "frontend stats",
             f"    bind 127.0.0.1:{self.stats_port}",

@@ -7,8 +7,8 @@ import asyncio
 
 from dojangkok import catalogue
 from dojangkok import release as dojangkok_release
-from dojangkok.build import REVISION_LABEL
 from dojangkok.deploy import Outcome
+from dojangkok.oci import REVISION_LABEL
 
 from dojangkok_local import emulator_polls, settings
 from dojangkok_local.drivers import emulated

@@ -7,12 +7,14 @@ secret, by name (env:…), as a CI secret would.
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from dojangkok.supply_chain import COSIGN_IMAGE
+from dojangkok.supply_chain import COSIGN_IMAGE, PREDICATE_TYPES
 
 from dojangkok_local.bases import CACHE, tool_binary
 
@@ -43,3 +45,19 @@ def key_pair(directory: Path = CACHE / "signing") -> KeyPair:
         subprocess.run([cosign(), "generate-key-pair"], cwd=directory, check=True, capture_output=True,
                        env={**os.environ, "COSIGN_PASSWORD": PASSWORD})
     return pair
+
+
+def host_cosign(key: KeyPair, command: str, *args: str) -> subprocess.CompletedProcess:
+    """The host's cosign (the release the stand-in is built from) checking against the pair's public key, as an
+    auditor outside the module would."""
+    return subprocess.run([cosign(), command, "--key", str(key.public_key), "--insecure-ignore-tlog",
+                           "--allow-http-registry", *args], capture_output=True, text=True)
+
+
+def statements(key: KeyPair, kind: str, reference: str) -> list[dict]:
+    """The in-toto statements of one attestation kind (sbom, provenance) the host's cosign verifies on
+    `reference`; RuntimeError with cosign's complaint when it verifies none."""
+    result = host_cosign(key, "verify-attestation", "--type", PREDICATE_TYPES[kind], reference)
+    if result.returncode:
+        raise RuntimeError(f"cosign verify-attestation --type {PREDICATE_TYPES[kind]} {reference}: {result.stderr}")
+    return [json.loads(base64.b64decode(json.loads(line)["payload"])) for line in result.stdout.splitlines() if line]

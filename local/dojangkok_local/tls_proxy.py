@@ -11,7 +11,6 @@ is refused (403) and recorded: nothing leaves this machine through it.
 from __future__ import annotations
 
 import contextlib
-import datetime
 import re
 import select
 import socket
@@ -22,51 +21,10 @@ import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
-
 from dojangkok_local.emulator_common import HOST
+from dojangkok_local.throwaway_ca import CertificateAuthority
 
-DAY = datetime.timedelta(days=1)
 LOOPBACK = re.compile(r"http://(?P<host>127\.0\.0\.1|localhost):(?P<port>\d+)(?P<path>/.*)?")
-
-
-def _name(common_name: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-
-
-def _pem(certificate: x509.Certificate) -> bytes:
-    return certificate.public_bytes(serialization.Encoding.PEM)
-
-
-def certificates(hosts: list[str], directory: Path) -> tuple[Path, Path, Path]:
-    """(CA certificate, server certificate chain, server key) as PEM files in `directory`: a CA made now, and one
-    certificate it signed naming every host."""
-    now = datetime.datetime.now(datetime.UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca = (x509.CertificateBuilder().subject_name(_name("dojangkok throwaway proxy CA"))
-          .issuer_name(_name("dojangkok throwaway proxy CA")).public_key(ca_key.public_key())
-          .serial_number(x509.random_serial_number()).not_valid_before(now - DAY).not_valid_after(now + DAY)
-          .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-          .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
-                                       content_commitment=False, key_encipherment=False, data_encipherment=False,
-                                       key_agreement=False, encipher_only=False, decipher_only=False), critical=True)
-          .sign(ca_key, hashes.SHA256()))
-    key = ec.generate_private_key(ec.SECP256R1())
-    leaf = (x509.CertificateBuilder().subject_name(_name(hosts[0])).issuer_name(ca.subject)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - DAY).not_valid_after(now + DAY)
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName(h) for h in hosts]), critical=False)
-            .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-            .sign(ca_key, hashes.SHA256()))
-    paths = directory / "proxy-ca.pem", directory / "proxy-server.pem", directory / "proxy-server.key"
-    paths[0].write_bytes(_pem(ca))
-    paths[1].write_bytes(_pem(leaf) + _pem(ca))
-    paths[2].write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    return paths
 
 
 class InterceptingProxy(socketserver.ThreadingTCPServer):
@@ -78,7 +36,9 @@ class InterceptingProxy(socketserver.ThreadingTCPServer):
     def __init__(self, routes: Mapping[str, str], directory: Path) -> None:
         super().__init__((HOST, 0), _Tunnel)
         self.routes = dict(routes)
-        self.ca, chain, key = certificates(sorted(self.routes), directory)
+        authority = CertificateAuthority("dojangkok throwaway proxy", directory)
+        self.ca = authority.certificate
+        chain, key = authority.issue("proxy-server", sorted(self.routes))
         self.tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         self.tls.load_cert_chain(chain, key)
         self.url = f"http://{HOST}:{self.server_address[1]}"

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.emulator
 
 USER, PASSWORD = "promoter", "s3cret-for-tests"
 REVISION = "0123456789abcdef0123456789abcdef01234567"
-REVISION_LABEL = "org.opencontainers.image.revision"  # what publish writes (dojangkok.build.REVISION_LABEL)
+REVISION_LABEL = oci.REVISION_LABEL
 
 
 @pytest.fixture

@@ -8,10 +8,8 @@ trace, naming the check that failed.
 
 from __future__ import annotations
 
-import base64
 import json
 import secrets
-import subprocess
 from pathlib import Path
 
 import dagger
@@ -77,19 +75,6 @@ def test_sbom_of_an_unknown_service_is_refused_before_any_build(engine_env):
 COMMIT = "5a" * 20
 
 
-def cosign(key: signing.KeyPair, command: str, *args: str) -> subprocess.CompletedProcess:
-    """The host's cosign (the release the stand-in is built from), checking against the public key."""
-    return subprocess.run([signing.cosign(), command, "--key", str(key.public_key), "--insecure-ignore-tlog",
-                           "--allow-http-registry", *args], capture_output=True, text=True)
-
-
-def statements(key: signing.KeyPair, kind: str, reference: str) -> list[dict]:
-    """The in-toto statements of one attestation kind cosign verifies on `reference`."""
-    result = cosign(key, "verify-attestation", "--type", supply_chain.PREDICATE_TYPES[kind], reference)
-    assert result.returncode == 0, result.stderr
-    return [json.loads(base64.b64decode(json.loads(line)["payload"])) for line in result.stdout.splitlines() if line]
-
-
 def test_publish_signs_every_service_and_cosign_verifies_each_digest_from_outside(images_built, key_pair, registry,
                                                                                    registry_api):
     out = call(*Emulated(registry, signing=key_pair).arguments(), "publish", "--env", "dev", "--branch", "signed",
@@ -99,14 +84,14 @@ def test_publish_signs_every_service_and_cosign_verifies_each_digest_from_outsid
     for service, row in published.items():
         reference = f"{row['reference'].rsplit(':', 1)[0]}@{row['digest']}"
         assert row["attestations"], f"{service}: the summary lists no attestation"
-        assert cosign(key_pair, "verify", reference).returncode == 0, service
-        [slsa] = statements(key_pair, "provenance", reference)
+        assert signing.host_cosign(key_pair, "verify", reference).returncode == 0, service
+        [slsa] = signing.statements(key_pair, "provenance", reference)
         predicate = provenance.check(slsa, digest=row["digest"], commit=COMMIT)
         parameters = predicate["buildDefinition"]["externalParameters"]
         assert (parameters["service"], parameters["platform"]) == (service, HOST)
         bases = [d for d in predicate["buildDefinition"]["resolvedDependencies"] if d.get("name")]
         assert bases and all(len(d["digest"]["sha256"]) == 64 for d in bases), bases
-        [spdx] = statements(key_pair, "sbom", reference)
+        [spdx] = signing.statements(key_pair, "sbom", reference)
         assert spdx["predicate"]["spdxVersion"] == "SPDX-2.3"
         if service in KNOWN:
             assert KNOWN[service][0] in packages(spdx["predicate"]), f"{service}: SBOM misses {KNOWN[service][0]}"
@@ -124,18 +109,18 @@ def test_a_multi_platform_index_is_signed_through_and_every_platform_image_attes
                "--format", "json")
     [row] = json.loads(out)
     repository = row["reference"].rsplit(":", 1)[0]
-    assert cosign(key_pair, "verify", f"{repository}@{row['digest']}").returncode == 0
+    assert signing.host_cosign(key_pair, "verify", f"{repository}@{row['digest']}").returncode == 0
     _, index = registry_api.manifest("dojangkok/ai-server", row["digest"])
     images = {f"{m['platform']['os']}/{m['platform']['architecture']}": m["digest"] for m in index["manifests"]
               if m["platform"]["os"] != "unknown"}
     assert set(images) == {HOST, "linux/arm64"}
     for platform, digest in images.items():
         reference = f"{repository}@{digest}"
-        assert cosign(key_pair, "verify", reference).returncode == 0, platform  # signed recursively
-        [slsa] = statements(key_pair, "provenance", reference)
+        assert signing.host_cosign(key_pair, "verify", reference).returncode == 0, platform  # signed recursively
+        [slsa] = signing.statements(key_pair, "provenance", reference)
         parameters = provenance.check(slsa, digest=digest, commit=commit)["buildDefinition"]["externalParameters"]
         assert parameters["platform"] == platform
-        [spdx] = statements(key_pair, "sbom", reference)
+        [spdx] = signing.statements(key_pair, "sbom", reference)
         assert "fastapi" in packages(spdx["predicate"]), platform
 
 
@@ -196,7 +181,7 @@ async def test_a_fully_signed_image_passes_and_each_missing_piece_is_refused_by_
     reference = endpoint.reference(no_sbom_repository, no_sbom)
     await supply_chain.attest(keys, endpoint, reference, "provenance",
                               dag.file("provenance.json", json.dumps(predicate(COMMIT))))
-    await supply_chain.sign_recursively(keys, endpoint, reference)
+    await supply_chain.sign_image(keys, endpoint, reference)
     missing = await refused(key_pair, endpoint, no_sbom_repository, no_sbom)
     assert missing.check == "sbom" and "nothing was rolled out" in str(missing)
 

@@ -63,3 +63,10 @@ def test_check_refuses_another_kind_of_attestation():
 def test_provenance_needs_the_full_commit():
     with pytest.raises(ProvenanceError, match="full 40-hex commit"):
         facts(commit=COMMIT[:7])
+
+
+def test_check_refuses_provenance_of_another_platforms_build():
+    document = statement("r/ai-server", DIGEST, facts(platform="linux/amd64"))
+    assert check(document, digest=DIGEST, commit=COMMIT, platform="linux/amd64")
+    with pytest.raises(ProvenanceError, match="of a linux/amd64 build, the image is linux/arm64"):
+        check(document, digest=DIGEST, commit=COMMIT, platform="linux/arm64")

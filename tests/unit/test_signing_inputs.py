@@ -45,6 +45,6 @@ def test_verifying_only_cannot_publish_and_a_signed_publish_needs_the_full_commi
     pair = Signing(public_key=Secret(), key=Secret(), password=Secret())
     with pytest.raises(ValueError, match="full 40-hex SHA"):
         check_can_sign(pair, COMMIT[:7], "", None)
-    with pytest.raises(ValueError, match="needs with-registry --endpoint"):
+    with pytest.raises(ValueError, match="needs with-registry --endpoint tcp://HOST:PORT"):
         check_can_sign(pair, COMMIT, "127.0.0.1:5000", None)
     check_can_sign(pair, COMMIT, "", None)

@@ -3,14 +3,16 @@
 import asyncio
 import dataclasses
 import hashlib
+import tempfile
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated
 
 import dagger
 from dagger import Doc, field, function, object_type
 
-from . import catalogue, images, provenance, sbom, supply_chain
+from . import catalogue, images, oci, provenance, sbom, supply_chain
 from .arguments import BranchArg, CommitArg, EnvArg, FormatArg, VersionArg
 from .catalogue import Service
 from .configuration import Configuration
@@ -18,8 +20,6 @@ from .environments import Environment, Settings, load, parse_overrides
 from .plan import check_inputs
 from .report import OutputFormat, Section, progress, render
 from .tags import LATEST
-
-REVISION_LABEL = "org.opencontainers.image.revision"
 
 
 class PublishError(RuntimeError):
@@ -57,6 +57,23 @@ class Published:
         return f"{self.repository}@{self.digest}"
 
 
+@dataclass(frozen=True)
+class PushedByDigest:
+    """One service's image for one platform, pushed into its repository under no tag (`merge` tags a release)."""
+
+    service: str
+    platform: str
+    repository: str
+    digest: str
+    attestations: tuple[str, ...] = ()  # digests of its signed SBOM and provenance referrers
+
+
+def labelled(container: dagger.Container, commit: str) -> dagger.Container:
+    """The image labelled with the commit it is built from (OCI `revision`, as docker/metadata-action does): a
+    config change only, so no layer is rebuilt, and one commit's image is findable by its label."""
+    return container.with_label(oci.REVISION_LABEL, commit.lower())
+
+
 @object_type
 class Build:
     """Every selected service built for its platforms, not yet pushed."""
@@ -70,12 +87,9 @@ class Build:
         return list(dict.fromkeys(i.service for i in self.images))
 
     def variants(self, service: str, commit: str = "") -> list[dagger.Container]:
-        """The service's platform images; with a commit, labelled with it (OCI `revision`, as docker/metadata-action
-        does): a config change only, so no layer is rebuilt, and one commit's image is findable by its label."""
+        """The service's platform images; with a commit, `labelled` with it."""
         containers = [i.container for i in self.images if i.service == service]
-        if commit:
-            containers = [c.with_label(REVISION_LABEL, commit.lower()) for c in containers]
-        return containers
+        return [labelled(c, commit) for c in containers] if commit else containers
 
     @function
     def container(
@@ -139,8 +153,24 @@ class Build:
     async def publish_all(
         self, env: Environment, branch: str, version: str, commit: str, dry_run: bool = False,
     ) -> list[Published]:
-        """publish's whole job: everything a user can get wrong refused before the first build step, then
-        `push_release` with latest moved."""
+        """publish's whole job: `checked`, then `push_release` with latest moved."""
+        settings, tag = await self.checked(env, branch, version, commit)
+        return await self.push_release(settings, tag, commit, dry_run)
+
+    async def publish_by_digest(
+        self, env: Environment, branch: str, version: str, commit: str, dry_run: bool = False,
+    ) -> list[PushedByDigest]:
+        """`publish --by-digest`'s whole job: `checked` (the tag is merge's), then `push_by_digest`."""
+        if not commit:
+            raise ValueError("publish --by-digest needs --commit: merge checks that every platform's image is "
+                             "labelled with the release's commit")
+        settings, _ = await self.checked(env, branch, version, commit)
+        # This function pushes, not the engine: it needs its own way to a registry on the host.
+        supply_chain.check_reachable(self.config.registry, self.config.registry_endpoint)
+        return await self.push_by_digest(settings, commit, dry_run)
+
+    async def checked(self, env: Environment, branch: str, version: str, commit: str) -> tuple[Settings, str]:
+        """Everything a user can get wrong, refused before the first build step; the settings and unique tag."""
         config = self.config
         which, tag, _, _ = check_inputs(
             env, branch=branch, version=version, commit=commit, services=self.services(),
@@ -149,7 +179,7 @@ class Build:
         self.check_publish(commit)
         settings = load(which, text=await self.settings_file.contents(),
                         environ=parse_overrides(which, config.override))
-        return await self.push_release(settings, tag, commit, dry_run)
+        return settings, tag
 
     def check_publish(self, commit: str) -> None:
         """What publishing these images needs declared: the registries' credentials, and what signing needs."""
@@ -185,11 +215,43 @@ class Build:
         if config.signing is not None and not dry_run:
             registries = [await supply_chain.registry_of(svc, settings, config.access, config.registry_endpoint)
                           for svc in services]
-            results = await asyncio.gather(*(self._sign(p, registry, commit, (started, finished))
-                                             for registry, p in zip(registries, results, strict=True)))
+            signed = await asyncio.gather(*(
+                self._sign([i for i in self.images if i.service == p.service], registry, p.repository, p.digest,
+                           commit, (started, finished))
+                for registry, p in zip(registries, results, strict=True)))
+            results = [replace(p, attestations=a) for p, a in zip(results, signed, strict=True)]
         if latest:
             await _point_latest(push, services, results)
         return results
+
+    async def push_by_digest(self, settings: Settings, commit: str, dry_run: bool = False) -> list[PushedByDigest]:
+        """Build every image, then push each into its service's repository by digest, under no tag, from the OCI
+        layout the engine exports (its own publish needs a tag); with signing, signed with its SBOM and provenance.
+        The inputs are checked already (publish_by_digest)."""
+        config = self.config
+        progress(f"building {len(self.images)} images: " + ", ".join(f"{i.service} {i.platform}" for i in self.images))
+        started = datetime.now(UTC)
+        await self.sync()
+        finished = datetime.now(UTC)
+
+        async def push(image: Image) -> PushedByDigest:
+            svc, platform = catalogue.service(image.service), str(image.platform)
+            repository = settings.image_repository(svc, config.registry)
+            registry = await supply_chain.registry_of(svc, settings, config.access, config.registry_endpoint)
+            if dry_run:
+                return PushedByDigest(svc.name, platform, repository, f"sha256:{'0' * 64}")
+            with tempfile.TemporaryDirectory() as scratch:  # the function's own filesystem
+                layout = Path(scratch) / "image.tar"
+                await labelled(image.container, commit).as_tarball().export(str(layout))
+                progress(f"pushing {repository} for {platform} by digest")
+                digest, _, _ = await asyncio.to_thread(oci.push_layout, registry.api, oci.Location.of(repository),
+                                                       layout)
+            attestations = ()
+            if config.signing is not None:
+                attestations = await self._sign([image], registry, repository, digest, commit, (started, finished))
+            return PushedByDigest(svc.name, platform, repository, digest, attestations)
+
+        return list(await asyncio.gather(*(push(i) for i in self.images)))
 
     async def move_latest(self, settings: Settings, results: list[Published], commit: str) -> None:
         """Point each published service's ``latest`` at the index `publish_all` pushed for it."""
@@ -213,18 +275,17 @@ class Build:
 
         return push
 
-    async def _sign(self, published: Published, registry: supply_chain.Registry, commit: str,
-                    when: tuple[datetime, datetime]) -> Published:
-        """Attest each platform image's SBOM and provenance, sign the index and its images: the referrer digests."""
+    async def _sign(self, images: list[Image], registry: supply_chain.Registry, repository: str, digest: str,
+                    commit: str, when: tuple[datetime, datetime]) -> tuple[str, ...]:
+        """Attest the SBOM and provenance of each of `images` (the platform images of `digest`, an index or one
+        image), sign `digest` and the images in it: the digests of the referrers attached."""
         attestations = {}
-        for image in (i for i in self.images if i.service == published.service):
+        for image in images:
             facts = await self._facts(image, commit, when)
             attestations[str(image.platform)] = (sbom.scan(image.container, image.service),
                                                  provenance.predicate(facts))
-        progress(f"signing {published.pinned} and attesting its SBOM and provenance")
-        digests = await supply_chain.sign(self.config.signing, registry, published.repository, published.digest,
-                                          attestations)
-        return replace(published, attestations=tuple(digests))
+        progress(f"signing {repository}@{digest} and attesting its SBOM and provenance")
+        return tuple(await supply_chain.sign(self.config.signing, registry, repository, digest, attestations))
 
     async def _facts(self, image: Image, commit: str, when: tuple[datetime, datetime]) -> provenance.BuildFacts:
         """What one image was built from: its Dockerfile by digest, and each base resolved for its platform."""

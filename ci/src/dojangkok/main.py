@@ -18,9 +18,10 @@ import httpx
 from dagger import DefaultPath, Doc, Ignore, check, function, object_type
 
 from . import catalogue, credentials, history, images, oci, records, release, supply_chain, testing
+from . import merge as merging
 from . import promote as promotion
 from .arguments import BranchArg, CommitArg, EnvArg, FormatArg, VersionArg
-from .build import REVISION_LABEL, Build, Image, publish_report
+from .build import Build, Image, publish_report
 from .configuration import Configuration
 from .credentials import AwsAccess, GcpAccess, PrometheusAccess, endpoint_url
 from .deploy import DeployError, Outcome
@@ -260,10 +261,17 @@ class Dojangkok:
         """
         return await (await self.defined_build(service, platform)).sync()
 
-    async def defined_build(self, service: list[str] | None, platform: list[str] | None) -> Build:
-        """The build of the chosen services, defined but not run: bad input is refused before any build step."""
+    async def defined_build(self, service: list[str] | None, platform: list[str] | None,
+                            catalogue_only: bool = False) -> Build:
+        """The build of the chosen services, defined but not run: bad input is refused before any build step.
+        `catalogue_only`: only the catalogue's platforms among `platform` (a release's share for merge)."""
         chosen = catalogue.select(service_names(service) or None)
-        plans = [(svc, p) for svc in chosen for p in images.platforms_for(svc, platform)]
+        platforms_of = images.catalogue_platforms_among if catalogue_only else images.platforms_for
+        plans = [(svc, p) for svc in chosen for p in platforms_of(svc, platform)]
+        if not plans:
+            raise images.BuildInputError(
+                f"none of {', '.join(s.name for s in chosen)} ships {', '.join(platform or [])}: the catalogue's "
+                "platforms are " + "; ".join(f"{s.name} {', '.join(s.platforms)}" for s in chosen))
         bases = images.parse_bases(self.config.base, await self.known_bases())
         return Build(
             images=[
@@ -308,12 +316,48 @@ class Dojangkok:
         service: ServiceArg = None,
         platform: PlatformArg = None,
         dry_run: Annotated[bool, Doc("Build and authenticate, but push nothing")] = False,
+        by_digest: Annotated[bool, Doc(
+            "Push each platform's image by digest under no tag, only the catalogue's platforms among --platform "
+            "(this runner's share of the release); `merge` makes the release of every runner's")] = False,
         format: FormatArg = OutputFormat.text,
     ) -> str:
         """Build, then push each image under its unique tag and, only once every push landed, move latest."""
-        built = await self.defined_build(service, platform)  # refuses a bad --service or --base; builds nothing yet
-        results = await built.publish_all(env, branch, version, commit, dry_run)  # checks the rest, then builds
+        # Refuses a bad --service, --platform or --base; builds nothing yet. publish_* check the rest, then build.
+        built = await self.defined_build(service, platform, catalogue_only=by_digest)
+        if by_digest:
+            return merging.by_digest_report(await built.publish_by_digest(env, branch, version, commit, dry_run),
+                                            format, dry_run)
+        results = await built.publish_all(env, branch, version, commit, dry_run)
         return publish_report(results, format, dry_run)
+
+    @function(cache="never")
+    async def merge(
+        self,
+        env: EnvArg,
+        image: Annotated[list[str], Doc(
+            "SERVICE/OS/ARCH@DIGEST of each platform's image, as publish --by-digest prints them: every platform of "
+            "each service (repeat or comma-separate)")],
+        commit: Annotated[str, Doc("The commit every image's org.opencontainers.image.revision label must name")],
+        branch: BranchArg = "",
+        version: VersionArg = "",
+        format: FormatArg = OutputFormat.text,
+    ) -> str:
+        """Make one release of images pushed by digest on several engines: an index per service under its unique tag,
+        signed, then latest. Every image is checked first (there, its platform, its commit, with signing every
+        supply-chain check); a refusal writes nothing."""
+        config = self.config
+        merge = self._merge(image)
+        which, tag, _, _ = check_inputs(env, branch=branch, version=version, commit=commit,
+                                        services=[s.name for s in merge.services()],
+                                        registry_override=config.registry)
+        merge.check_publish(commit)
+        settings = load(which, text=await self.source.file(SETTINGS_FILE).contents(),
+                        environ=parse_overrides(which, config.override))
+        return publish_report(await merge.push_release(settings, tag, commit), format)
+
+    def _merge(self, images: list[str]) -> merging.Merge:
+        return merging.Merge(merging.parse([v for value in images for v in value.split(",") if v.strip()]),
+                             self.config)
 
     @function(cache="never")
     async def deploy(
@@ -328,23 +372,34 @@ class Dojangkok:
         actor: ActorArg = "",
         commit_time: CommitTimeArg = "",
         break_lock: BreakLockArg = False,
+        image: Annotated[list[str] | None, Doc(
+            "Roll out images built elsewhere instead of building: SERVICE/OS/ARCH@DIGEST of every platform of each "
+            "service, as publish --by-digest prints them, merged into the release first (no --service, --platform)"
+        )] = None,
         format: FormatArg = OutputFormat.text,
     ) -> str:
-        """Publish, then roll out by digest: CodeDeploy Blue/Green on AWS and rolling MIG updates on GCP, at once.
+        """Publish (or merge --image), then roll out by digest: CodeDeploy Blue/Green on AWS and rolling MIG updates
+        on GCP, at once.
 
         One deploy per environment at a time (a lock in its bundle bucket); a service that does not reach the
         release puts the others back too. Every call leaves a record (`history`, `dora`); a release the analysis
         gate rolls back is rejected for good.
         """
         config = self.config
+        merge = self._merge(image) if image else None
+        if merge is not None and (service or platform):
+            raise ValueError("deploy --image rolls out the services of its images, built elsewhere: drop --service "
+                             "and --platform")
         # The one unique tag of this call (a dev tag reads the clock): the lock record's, the pre-lock check's, pushed.
-        which, tag, chosen, _ = check_inputs(env, branch=branch, version=version, commit=commit, services=service,
-                                             registry_override=config.registry)
+        which, tag, chosen, _ = check_inputs(
+            env, branch=branch, version=version, commit=commit, registry_override=config.registry,
+            services=[s.name for s in merge.services()] if merge is not None else service)
         commit_time = records.check_commit_time(commit_time)
         config.access.check_deploy(chosen)  # before anything is built or pushed
         check_signing(which, config.signing is not None)
-        built = await self.defined_build(service, platform)  # refuses a bad --base; builds nothing yet
-        built.check_publish(commit)
+        # Refuses a bad --base; builds nothing yet. A merge builds nothing at all.
+        images_of = merge if merge is not None else await self.defined_build(service, platform)
+        images_of.check_publish(commit)
         drivers = await self._drivers(which)
         store = drivers.records()
         await self._check_existing(chosen, drivers.settings, tag, commit)  # no cloud call before this passes
@@ -353,7 +408,7 @@ class Dojangkok:
         record = self._release_record(which, "deploy", actor, chosen, commit=commit, commit_time=commit_time, tag=tag)
         with (lock.held(self._lock_record(which, "deploy", tag, chosen, actor), break_lock=break_lock),
               records.recorded(store, record) as recording):
-            published = await built.push_release(drivers.settings, tag, commit, latest=False)
+            published = await images_of.push_release(drivers.settings, tag, commit, latest=False)
             records.refuse_rejected([store], commit, [p.digest for p in published])
             await self._verify(drivers.settings, [(p.service, p.repository, p.digest) for p in published], commit)
             by_name = {p.service: p.pinned for p in published}
@@ -361,7 +416,7 @@ class Dojangkok:
             recording.done(results)
             # latest names what runs: it moves once the release does (a reverted release leaves it where it was)
             reached = {r.service for r in results if r.outcome is Outcome.SUCCEEDED}
-            await built.move_latest(drivers.settings, [p for p in published if p.service in reached], commit)
+            await images_of.move_latest(drivers.settings, [p for p in published if p.service in reached], commit)
         return release.check_outcomes(results, release.report(results, format, broken=lock.broken))
 
     @function(cache="never")
@@ -502,7 +557,7 @@ class Dojangkok:
                 return ""
             what = "not an image by digest" if isinstance(error, DeployError) else "its manifest could not be read"
             raise supply_chain.VerifyRefused(image or svc.name, "signature", f"{what} ({error})") from error
-        commit = labels.get(REVISION_LABEL, "")
+        commit = labels.get(oci.REVISION_LABEL, "")
         if self.config.signing is not None:
             await self._verify(settings, [(svc.name, ref.repository, ref.digest)], commit)
         return commit

@@ -1,4 +1,5 @@
-"""Copy an image between repositories byte for byte, over the OCI distribution API (what `crane copy` does).
+"""Copy an image between repositories byte for byte, over the OCI distribution API (what `crane copy` does), and
+push an image the engine exported by digest, under no tag (what `crane push` of a layout does).
 
 Promotion must deploy the very bytes dev tested: the manifest (or index) is sent exactly as it was read, so it keeps
 its digest, and every blob it names is mounted from the source repository (same registry) or streamed across
@@ -15,8 +16,10 @@ import base64
 import hashlib
 import json
 import re
-from collections.abc import Callable
+import tarfile
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 
@@ -27,6 +30,7 @@ MANIFEST_TYPES = (
     "application/vnd.docker.distribution.manifest.v2+json",
 )
 INDEX_TYPES = MANIFEST_TYPES[:2]
+REVISION_LABEL = "org.opencontainers.image.revision"  # the commit an image was built from (build labels it)
 CHUNK = 32 * 1024 * 1024  # blob upload chunk: a CUDA layer is gigabytes, never held whole in memory
 
 
@@ -152,8 +156,7 @@ def copy(source: Location, source_registry: Registry, digest: str, target: Locat
             return
         copied.add(blob)
         repo = target.repository
-        head = target_registry.request("HEAD", f"/v2/{repo}/blobs/{blob}", scope=Registry.push(repo))
-        if head.status_code == 200:
+        if has_blob(target_registry, target, blob):
             return
         if source.registry == target.registry:  # cross-repository mount: no bytes move
             mounted = target_registry.request(
@@ -164,33 +167,14 @@ def copy(source: Location, source_registry: Registry, digest: str, target: Locat
         stream_blob(blob, size)
 
     def stream_blob(blob: str, size: int) -> None:
-        repo = target.repository
-        started = _check(target_registry.request("POST", f"/v2/{repo}/blobs/uploads/", scope=Registry.push(repo)),
-                         f"starting an upload to {target.registry}/{repo}", 202)
-        location = _absolute(target_registry.url, started.headers["Location"])
-        offset = 0
         download = source_registry.request("GET", f"/v2/{source.repository}/blobs/{blob}", stream=True,
                                            scope=Registry.pull(source.repository))  # may redirect to storage
-        hashed = hashlib.sha256()
         try:
             _check(download, f"reading blob {blob} of {source.registry}/{source.repository}")
-            for chunk in download.iter_bytes(CHUNK):
-                hashed.update(chunk)
-                patched = target_registry.request(
-                    "PATCH", location, scope=Registry.push(repo), content=chunk,
-                    headers={"Content-Type": "application/octet-stream",
-                             "Content-Range": f"{offset}-{offset + len(chunk) - 1}"})
-                _check(patched, f"uploading {blob} to {target.registry}/{repo}", 202)
-                location = _absolute(target_registry.url, patched.headers["Location"])
-                offset += len(chunk)
+            upload_blob(target_registry, target, blob, download.iter_bytes(CHUNK), size,
+                        f"blob {blob} of {source.registry}/{source.repository}")
         finally:
             download.close()
-        if f"sha256:{hashed.hexdigest()}" != blob:
-            raise CopyError(f"blob {blob} of {source.registry}/{source.repository} answered other bytes")
-        if size and offset != size:
-            raise CopyError(f"blob {blob}: read {offset} bytes, its manifest says {size}")
-        done = target_registry.request("PUT", with_digest(location, blob), scope=Registry.push(repo))
-        _check(done, f"finishing the upload of {blob} to {target.registry}/{repo}", 201)
 
     def put_manifest(reference: str, body: bytes, media_type: str) -> str:
         return write_manifest(target_registry, target, reference, body, media_type)
@@ -200,6 +184,70 @@ def copy(source: Location, source_registry: Registry, digest: str, target: Locat
     if landed != digest:
         raise CopyError(f"{target.registry}/{target.repository}:{tag} landed as {landed}, not {digest}")
     return landed
+
+
+def has_blob(registry: Registry, location: Location, blob: str) -> bool:
+    head = registry.request("HEAD", f"/v2/{location.repository}/blobs/{blob}",
+                            scope=Registry.push(location.repository))
+    return head.status_code == 200
+
+
+def upload_blob(registry: Registry, location: Location, blob: str, chunks: Iterable[bytes], size: int,
+                what: str) -> None:
+    """Upload a blob in chunks (a chunked upload: POST, a PATCH per chunk, PUT with its digest); CopyError when
+    the bytes are not `blob` or not `size` long."""
+    repo = location.repository
+    started = _check(registry.request("POST", f"/v2/{repo}/blobs/uploads/", scope=Registry.push(repo)),
+                     f"starting an upload to {location.registry}/{repo}", 202)
+    upload = _absolute(registry.url, started.headers["Location"])
+    offset = 0
+    hashed = hashlib.sha256()
+    for chunk in chunks:
+        hashed.update(chunk)
+        patched = registry.request(
+            "PATCH", upload, scope=Registry.push(repo), content=chunk,
+            headers={"Content-Type": "application/octet-stream",
+                     "Content-Range": f"{offset}-{offset + len(chunk) - 1}"})
+        _check(patched, f"uploading {blob} to {location.registry}/{repo}", 202)
+        upload = _absolute(registry.url, patched.headers["Location"])
+        offset += len(chunk)
+    if f"sha256:{hashed.hexdigest()}" != blob:
+        raise CopyError(f"{what} answered other bytes")
+    if size and offset != size:
+        raise CopyError(f"{what}: read {offset} bytes, its manifest says {size}")
+    done = registry.request("PUT", with_digest(upload, blob), scope=Registry.push(repo))
+    _check(done, f"finishing the upload of {blob} to {location.registry}/{repo}", 201)
+
+
+def push_layout(registry: Registry, location: Location, layout: Path) -> tuple[str, str, int]:
+    """Push the one image of an OCI layout tarball (what the engine's `asTarball` writes) by digest, under no tag:
+    its blobs, then its manifest as it is; (digest, media type, size) of the manifest."""
+    with tarfile.open(layout) as tar:
+        def blob_of(digest: str) -> tarfile.ExFileObject:
+            member = tar.extractfile(f"blobs/{digest.replace(':', '/')}")
+            if member is None:
+                raise CopyError(f"{layout.name}: no blob {digest} in the layout")
+            return member
+
+        entry = {"mediaType": INDEX_TYPES[0], "digest": "index.json"}
+        while entry["mediaType"] in INDEX_TYPES:  # index.json, and an index of one image the exporter may add
+            found = json.load(tar.extractfile("index.json") if entry["digest"] == "index.json"
+                              else blob_of(entry["digest"])).get("manifests", [])
+            if len(found) != 1:
+                raise CopyError(f"{layout.name}: {len(found)} images where one platform's image was expected")
+            entry = found[0]
+        body = blob_of(entry["digest"]).read()
+        document = json.loads(body)
+        for blob in [document["config"], *document.get("layers", [])]:
+            if has_blob(registry, location, blob["digest"]):
+                continue
+            reader = blob_of(blob["digest"])
+            upload_blob(registry, location, blob["digest"], iter(lambda r=reader: r.read(CHUNK), b""),
+                        int(blob.get("size", 0)), f"{layout.name}: blob {blob['digest']}")
+    landed = write_manifest(registry, location, entry["digest"], body, entry["mediaType"])
+    if landed != entry["digest"]:
+        raise CopyError(f"{location.registry}/{location.repository}@{entry['digest']} landed as {landed}")
+    return landed, entry["mediaType"], len(body)
 
 
 def tag(registry: Registry, location: Location, digest: str, name: str) -> str:
@@ -237,12 +285,17 @@ def describe(registry: Registry, repository: str, digest: str) -> tuple[list[str
         if not entries:
             raise CopyError(f"{registry.url}/{repository}@{digest} is an index without an image")
         document = json.loads(read_manifest(registry, repository, entries[0]["digest"])[0])
-    config_digest = document["config"]["digest"]
-    response = registry.request("GET", f"/v2/{repository}/blobs/{config_digest}", scope=Registry.pull(repository))
-    config = _check(response, f"reading the config of {registry.url}/{repository}@{digest}").json()
+    described = image_config(registry, repository, document, digest)
     if not platforms:
-        platforms = [f"{config.get('os', 'linux')}/{config.get('architecture', 'amd64')}"]
-    return platforms, (config.get("config") or {}).get("Labels") or {}
+        platforms = [f"{described.get('os', 'linux')}/{described.get('architecture', 'amd64')}"]
+    return platforms, (described.get("config") or {}).get("Labels") or {}
+
+
+def image_config(registry: Registry, repository: str, manifest: dict, digest: str) -> dict:
+    """The image configuration (platform, labels, …) an image manifest (of `digest`) names."""
+    config_digest = manifest["config"]["digest"]
+    response = registry.request("GET", f"/v2/{repository}/blobs/{config_digest}", scope=Registry.pull(repository))
+    return _check(response, f"reading the config of {registry.url}/{repository}@{digest}").json()
 
 
 def referrers(registry: Registry, repository: str, digest: str) -> list[dict]:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from . import oci
-from .build import REVISION_LABEL, Published
+from .build import Published
 from .catalogue import Service
 from .deploy import DeployError
 from .deploy.common import parse_image
@@ -54,9 +54,9 @@ def dev_images(dev: Drivers, services: tuple[Service, ...], commit: str, reach: 
         except (DeployError, oci.CopyError) as error:
             problems.append(f"{svc.name}: dev runs {reference}, which its registry does not give out ({error})")
             continue
-        revision = labels.get(REVISION_LABEL, "")
+        revision = labels.get(oci.REVISION_LABEL, "")
         if not revision or not revision.lower().startswith(commit.lower()):
-            built = f"built from {revision}" if revision else f"without a {REVISION_LABEL} label"
+            built = f"built from {revision}" if revision else f"without a {oci.REVISION_LABEL} label"
             problems.append(f"{svc.name}: dev runs {reference}, {built}")
             continue
         progress(f"{svc.name}: dev runs {reference} ({', '.join(platforms)}), built from {revision}")

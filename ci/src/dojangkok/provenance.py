@@ -100,9 +100,9 @@ def statement(subject_name: str, subject_digest: str, facts: BuildFacts) -> dict
     }
 
 
-def check(document: dict, *, digest: str, commit: str) -> dict:
+def check(document: dict, *, digest: str, commit: str, platform: str = "") -> dict:
     """The predicate of `document` if it is SLSA v1 provenance of the image `digest` built from `commit` (full or
-    at least 7 hex characters); ProvenanceError naming the failed check otherwise."""
+    at least 7 hex characters) for `platform` (when given); ProvenanceError naming the failed check otherwise."""
     if document.get("_type") not in STATEMENT_TYPES or document.get("predicateType") != PREDICATE_TYPE:
         raise ProvenanceError(
             f"not SLSA v1 provenance: statement {document.get('_type')!r}, predicate {document.get('predicateType')!r}"
@@ -114,12 +114,13 @@ def check(document: dict, *, digest: str, commit: str) -> dict:
     expected = commit.lower()
     if not _SHORT_COMMIT.fullmatch(expected):
         raise ProvenanceError(f"expected commit {commit!r} is not 7 to 40 hex characters")
-    found = (
-        document.get("predicate", {}).get("buildDefinition", {}).get("externalParameters", {})
-        .get("source", {}).get("commit", "")
-    )
+    parameters = document.get("predicate", {}).get("buildDefinition", {}).get("externalParameters", {})
+    found = parameters.get("source", {}).get("commit", "")
     if not found.startswith(expected):
         raise ProvenanceError(f"the provenance names commit {found or 'none'}, the deploy expects {commit}")
+    if platform and parameters.get("platform") != platform:
+        raise ProvenanceError(f"the provenance is of a {parameters.get('platform') or 'platform-less'} build, "
+                              f"the image is {platform}")
     return document["predicate"]
 
 

@@ -45,7 +45,7 @@ class VerifyRefused(RuntimeError):
     """An image failed a check before roll-out; the message names the image and the check."""
 
     def __init__(self, reference: str, check: str, detail: str):
-        self.check = check
+        self.reference, self.check, self.detail = reference, check, detail
         super().__init__(f"{reference}: the {check} check failed ({detail}); nothing was rolled out")
 
 
@@ -167,8 +167,9 @@ def check_can_sign(signing: Signing, commit: str, registry_override: str, local:
 
 def check_reachable(registry_override: str, local: dagger.Service | None) -> None:
     if registry_override and local is None:
-        raise ValueError(f"signing or verifying images in {registry_override} needs with-registry --endpoint: "
-                         "cosign reaches the registry through it")
+        raise ValueError(f"{registry_override} is read and written from the functions here (signing, verifying, "
+                         "pushing by digest, merging): it needs with-registry --endpoint tcp://HOST:PORT, how they "
+                         "reach it")
 
 
 async def tagged(registry: Registry, repository: str, tag: str) -> str:
@@ -229,7 +230,7 @@ async def sign(signing: Signing, registry: Registry, repository: str, digest: st
                                                                                  json.dumps(predicate)))
 
     await asyncio.gather(*(attest_both(p, d) for p, d in images.items()))
-    await sign_recursively(signing, registry, registry.reference(repository, digest))
+    await sign_image(signing, registry, registry.reference(repository, digest))
     return await asyncio.to_thread(_referrers, registry, repository, list(images.values()))
 
 
@@ -240,10 +241,10 @@ async def attest(signing: Signing, registry: Registry, reference: str, kind: str
          *_flags(registry), reference], use_entrypoint=True).sync()
 
 
-async def sign_recursively(signing: Signing, registry: Registry, reference: str) -> None:
-    """Sign the image `reference`, and every image in it when it is an index."""
+async def sign_image(signing: Signing, registry: Registry, reference: str, *, recursive: bool = True) -> None:
+    """Sign the image `reference`, and (`recursive`) every image in it when it is an index."""
     await _cosign(signing, registry, private=True).with_exec(
-        ["sign", *signing.sign_flags(), "--recursive", *_flags(registry), reference],
+        ["sign", *signing.sign_flags(), *(["--recursive"] if recursive else []), *_flags(registry), reference],
         use_entrypoint=True).sync()
 
 
@@ -252,8 +253,10 @@ def _referrers(registry: Registry, repository: str, digests: list[str]) -> list[
     return [r["digest"] for d in digests for r in oci.referrers(registry.api, path, d)]
 
 
-async def verify(signing: Signing, registry: Registry, repository: str, digest: str, commit: str) -> None:
-    """Every check of `CHECKS` on one pushed image; VerifyRefused naming the first that fails."""
+async def verify(signing: Signing, registry: Registry, repository: str, digest: str, commit: str,
+                 platform: str = "") -> None:
+    """Every check of `CHECKS` on one pushed image (an index, or one `platform`'s image); VerifyRefused naming the
+    first that fails. Each platform image's provenance must name its platform."""
     shown = f"{repository}@{digest}"
     base = _cosign(signing, registry, private=False)
 
@@ -272,8 +275,8 @@ async def verify(signing: Signing, registry: Registry, repository: str, digest: 
         images = await asyncio.to_thread(registry.platform_images, repository, digest)
     except oci.CopyError as failure:
         raise VerifyRefused(shown, "signature", str(failure)) from failure
-    for platform, image in images.items():
-        at = f"{shown} ({platform})" if platform else shown
+    for entry, image in images.items():
+        at = f"{shown} ({entry})" if entry else shown
         code, out, error = await run(["--type", PREDICATE_TYPES["provenance"]], registry.reference(repository, image))
         if code:
             raise VerifyRefused(at, "provenance", _last_line(error) or "no provenance signed with this key")
@@ -283,7 +286,8 @@ async def verify(signing: Signing, registry: Registry, repository: str, digest: 
                 raise slsa.ProvenanceError("cosign verified no provenance statement")
             for line in statements:
                 envelope = json.loads(line)
-                slsa.check(json.loads(base64.b64decode(envelope["payload"])), digest=image, commit=commit)
+                slsa.check(json.loads(base64.b64decode(envelope["payload"])), digest=image, commit=commit,
+                           platform=entry or platform)
         except (slsa.ProvenanceError, ValueError, KeyError) as failure:
             raise VerifyRefused(at, "provenance", str(failure)) from failure
         code, _, error = await run(["--type", PREDICATE_TYPES["sbom"]], registry.reference(repository, image))

@@ -198,3 +198,16 @@ def test_a_blob_answered_with_other_bytes_than_its_digest_is_refused(dev_registr
 def test_a_registry_nobody_answers_for_is_named():
     with pytest.raises(oci.CopyError, match=re.escape("http://127.0.0.1:9 did not answer GET")):
         oci.describe(oci.Registry("http://127.0.0.1:9"), "dojangkok/frontend", "sha256:" + "0" * 64)
+
+
+def test_a_tag_the_registry_lands_on_another_manifest_is_refused(dev_registry, lying_dev):
+    """Moving `latest`: the registry answers other bytes for the digest to tag, so the tag would name another
+    image; the move is refused, naming both digests."""
+    dev = api(dev_registry)
+    wanted = two_platform_image(dev, "dojangkok/frontend")
+    other = two_platform_image(dev, "dojangkok/frontend")
+    lying_dev.answer_with(f"/v2/dojangkok/frontend/manifests/{wanted}", f"/v2/dojangkok/frontend/manifests/{other}")
+    location = oci.Location(lying_dev.address, "dojangkok/frontend")
+    with pytest.raises(oci.CopyError, match=re.escape(f"frontend:latest landed as {other}, not {wanted}")):
+        oci.tag(api(lying_dev), location, wanted, "latest")
+    assert oci.tag(dev, location, wanted, "latest") == wanted  # told the truth, the same move lands

@@ -251,9 +251,13 @@ def push_layout(registry: Registry, location: Location, layout: Path) -> tuple[s
 
 
 def tag(registry: Registry, location: Location, digest: str, name: str) -> str:
-    """Point `name` at the manifest `digest` already in the repository; the digest it landed on."""
+    """Point `name` at the manifest `digest` already in the repository; CopyError when the registry lands it on
+    another manifest (it answered other bytes for `digest`, or rewrote them)."""
     body, media_type = read_manifest(registry, location.repository, digest)
-    return write_manifest(registry, location, name, body, media_type)
+    landed = write_manifest(registry, location, name, body, media_type)
+    if landed != digest:
+        raise CopyError(f"{location.registry}/{location.repository}:{name} landed as {landed}, not {digest}")
+    return landed
 
 
 def write_manifest(registry: Registry, location: Location, reference: str, body: bytes, media_type: str) -> str:

@@ -1,12 +1,10 @@
 """The repository's own workflow files, run by a real Actions runner implementation on this host: nektos/act.
 
-act (built once from the Go module proxy at ACT_VERSION) runs each job on the host (`-P ubuntu-24.04=-self-hosted`:
-no Docker) with the actions the workflows pin, unpacked from the dependency mirror (../shared/mirror/actions, their
-exact SHAs) and handed to it as local copies, so nothing is fetched. The one pinned action that needs a Docker daemon,
-docker/setup-qemu-action, is replaced at its pinned SHA by a stand-in with the same inputs and outputs that checks
-what the real one leaves behind, the host's arm64 binfmt registration (local/stand-ins/actions/). `dagger` on PATH
-is the released CLI scripts/engine installs, pointed at the local engine: dagger/dagger-for-github finds the version
-the workflows ask for and skips its download.
+act (built once from the Go module proxy at ACT_VERSION) runs each job on the host (`-P LABEL=-self-hosted` for every
+runner label the workflows name: no Docker; an arm64 runner's builds run under the host's QEMU) with the actions the
+workflows pin, unpacked from the dependency mirror (../shared/mirror/actions, their exact SHAs) and handed to it as
+local copies, so nothing is fetched. `dagger` on PATH is the released CLI scripts/engine installs, pointed at the
+local engine: dagger/dagger-for-github finds the version the workflows ask for and skips its download.
 
     python -m dojangkok_local.act ci.yml pull_request --job module     # (scripts/act) on a clean clone of HEAD
 """
@@ -26,15 +24,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dojangkok_local import ROOT, engine
-from dojangkok_local.bases import CACHE, STAND_INS, exclusive, go_tool
+from dojangkok_local.bases import CACHE, exclusive, go_tool
 
 ACT = "github.com/nektos/act"
 ACT_VERSION = "v0.2.89"
-RUNNER = "ubuntu-24.04"  # every job's runs-on
+RUNNERS = ("ubuntu-24.04", "ubuntu-24.04-arm")  # the GitHub-hosted runner labels the workflows use
 WORKFLOWS = ROOT / ".github" / "workflows"
 MIRROR = Path(os.environ.get("DOJANGKOK_MIRROR", ROOT.parent / "shared" / "mirror")) / "actions"
-# Pinned actions that need what this machine lacks -> the stand-in used at the same SHA.
-STAND_IN_ACTIONS = {"docker/setup-qemu-action": STAND_INS / "actions" / "setup-qemu-action"}
 USES = re.compile(r"^\s*(?:-\s+)?uses:\s*([\w.-]+/[\w.-]+)@([0-9a-f]{40})\b", re.MULTILINE)
 
 
@@ -52,9 +48,6 @@ def actions() -> dict[str, Path]:
     copies = {}
     for action in sorted(pinned()):
         repo, _, sha = action.partition("@")
-        if repo in STAND_IN_ACTIONS:
-            copies[action] = STAND_IN_ACTIONS[repo]
-            continue
         name = f"{repo.replace('/', '+', 1)}@{sha}"
         archive = MIRROR / f"{name}.tar.gz"
         if not archive.exists():
@@ -114,10 +107,10 @@ def clean_clone(target: Path, revision: str = "HEAD") -> Path:
 
 def run(checkout: Path, workflow: str, event: str, payload: dict, job: str = "", scratch: Path | None = None,
         env: dict[str, str] | None = None, *, variables: dict[str, str] | None = None,
-        inputs: dict[str, str] | None = None, actor: str = "octocat") -> Run:
+        inputs: dict[str, str] | None = None, actor: str = "octocat", matrix: dict[str, str] | None = None) -> Run:
     """Run `workflow` (a file of .github/workflows) of `checkout` for `event` with `payload`, as act does on GitHub's
-    behalf; only `job` when given. The engine's client environment and `env` reach every step; `variables` are the
-    repository's (`vars.*`), `inputs` a dispatch's."""
+    behalf; only `job` when given, only its matrix legs with `matrix`'s values when given. The engine's client
+    environment and `env` reach every step; `variables` are the repository's (`vars.*`), `inputs` a dispatch's."""
     scratch = Path(scratch or tempfile.mkdtemp(prefix="act-"))
     scratch.mkdir(parents=True, exist_ok=True)
     event_file = scratch / "event.json"
@@ -125,13 +118,16 @@ def run(checkout: Path, workflow: str, event: str, payload: dict, job: str = "",
     client = {**engine.client_env(), **(env or {})}
     argv = [str(act()), event, "--json", "--eventpath", str(event_file),
             "--workflows", str(checkout / ".github" / "workflows" / workflow),
-            "--platform", f"{RUNNER}=-self-hosted", "--action-offline-mode",
-            "--action-cache-path", str(scratch / "action-cache")]
+            "--action-offline-mode", "--action-cache-path", str(scratch / "action-cache")]
+    for runner in RUNNERS:
+        argv += ["--platform", f"{runner}=-self-hosted"]
     for action, copy in actions().items():
         argv += ["--local-repository", f"{action}={copy}"]
     for flag, values in (("--env", client), ("--var", variables or {}), ("--input", inputs or {})):
         for key, value in values.items():
             argv += [flag, f"{key}={value}"]
+    for key, value in (matrix or {}).items():
+        argv += ["--matrix", f"{key}:{value}"]
     argv += ["--actor", actor]
     if job:
         argv += ["--job", job]

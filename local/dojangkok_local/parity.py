@@ -268,6 +268,8 @@ SAMPLES = {
     "VERSION": "v1.0.2",
     "COMMIT": "a1b2c3d4e5f60718293a4b5c6d7e8f9012345678",
     "COMMIT_TIME": "2026-12-07T09:30:00+09:00",
+    "PLATFORM": "linux/arm64",
+    "IMAGES": f"vllm/linux/amd64@sha256:{'a' * 64},frontend/linux/arm64@sha256:{'b' * 64}",
     "TARGET_ENV": "prd",
     "BREAK_LOCK": "false",
     "ACTOR": "octocat (run 1234)",

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from dojangkok.catalogue import BUILT
 from dojangkok_local import parity
 from dojangkok_local import settings as harness_settings
 
@@ -36,6 +37,8 @@ DAGGER = "dagger/dagger-for-github"
 AWS_CREDENTIALS = "aws-actions/configure-aws-credentials"
 GCP_AUTH = "google-github-actions/auth"
 QEMU = "docker/setup-qemu-action"
+# GitHub-hosted runner labels and their machines' architecture.
+RUNNER_PLATFORMS = {"ubuntu-24.04": "linux/amd64", "ubuntu-24.04-arm": "linux/arm64"}
 
 
 def load(path: Path) -> dict:
@@ -253,9 +256,15 @@ def test_the_module_gets_the_oidc_session_as_dagger_secrets():
             assert order.index(GCP_AUTH) < index, name
 
 
+def rolling_out(path: Path) -> dict[str, dict]:
+    """The jobs that take an environment's deploy lock: their calls say who holds it (--actor)."""
+    return {name: job for name, job in jobs(path).items()
+            if any("--actor" in flags for chain in dagger_chains(job) for flags in chain.values())}
+
+
 def test_deploy_jobs_authenticate_with_oidc_roles_from_variables():
     deploy_jobs = {name: job for name, job in jobs(DEPLOY).items() if "environment" in job}
-    assert set(deploy_jobs) == {"dev", "prd", "rollback"}
+    assert set(deploy_jobs) == {"share", "dev", "prd", "rollback"}
     for name, job in deploy_jobs.items():
         uses = {action(step): step for step in job["steps"]}
         aws = uses[AWS_CREDENTIALS]["with"]
@@ -282,10 +291,27 @@ def test_ci_tests_builds_and_loads_the_module_on_pull_requests_and_main():
     assert {"test", "build", "plan"} <= called
     verbs = {step["with"].get("verb") for _, step in steps_using(CI, DAGGER)}
     assert "functions" in verbs  # `dagger functions` on the hosted runner: the module loads there
-    for job in data["jobs"].values():
-        if any({"test", "build"} & set(functions) for functions in dagger_chains(job)):
-            qemu = [step for step in job["steps"] if action(step) == QEMU]
-            assert qemu and "arm64" in qemu[0]["with"]["platforms"]  # the arm64 images build on amd64
+
+
+@pytest.mark.parametrize(("path", "job", "function"), [(CI, "build", "build"), (DEPLOY, "share", "publish")],
+                         ids=["ci build", "deploy share"])
+def test_every_platform_is_built_on_a_runner_of_its_own_architecture(path, job, function):
+    """A matrix leg per platform, on a runner of that architecture, builds only the platforms the services ship
+    among its own; together the legs cover every platform the catalogue ships."""
+    definition = jobs(path)[job]
+    legs = definition["strategy"]["matrix"]["include"]
+    assert definition["runs-on"].replace(" ", "") == "${{matrix.runner}}"
+    assert all(RUNNER_PLATFORMS[leg["runner"]] == leg["platform"] for leg in legs)
+    assert {leg["platform"] for leg in legs} == {p for svc in BUILT for p in svc.platforms}
+    (step,) = [step for step in definition["steps"] if action(step) == DAGGER]
+    flags = chain(step["with"]["call"])[function]
+    assert step["env"]["PLATFORM"].replace(" ", "") == "${{matrix.platform}}" and flags["--platform"] == "$PLATFORM"
+    assert flags.get("--shipped-only" if function == "build" else "--by-digest") == "true"
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=workflow_id)
+def test_nothing_is_emulated_in_any_workflow(path):
+    assert not steps_using(path, QEMU), f"{path.name}: every image builds on a runner of its own architecture"
 
 
 def test_ci_runs_the_emulator_tier():
@@ -305,7 +331,8 @@ def test_deploy_triggers():
 
 def test_main_deploys_dev_tags_promote_to_prd_and_dispatch_rolls_back():
     deploy_jobs = jobs(DEPLOY)
-    dev, prd, rollback = deploy_jobs["dev"], deploy_jobs["prd"], deploy_jobs["rollback"]
+    test, share, dev = deploy_jobs["test"], deploy_jobs["share"], deploy_jobs["dev"]
+    prd, rollback = deploy_jobs["prd"], deploy_jobs["rollback"]
     assert "github.ref_type == 'branch'" in dev["if"] and dev["environment"] == "dev"
     assert "github.ref_type == 'tag'" in prd["if"] and prd["environment"] == "prd"
     assert "workflow_dispatch" in rollback["if"]
@@ -316,10 +343,21 @@ def test_main_deploys_dev_tags_promote_to_prd_and_dispatch_rolls_back():
 
     # A plan first, then the deploy of the same release; dev labels its images with the commit ...
     declared = {"with-aws", "with-gcp", "with-keyless-signing"}
-    # dev deploys only a commit whose tests passed: it runs them first, in the same job
-    assert [next(iter(set(c) - declared)) for c in dagger_chains(dev)] == ["test", "plan", "deploy"]
+    # dev deploys only a commit whose tests passed: they run first, then each platform's share is pushed by digest,
+    # then dev merges every share into the release it rolls out.
+    assert [next(iter(set(c) - declared)) for c in dagger_chains(test)] == ["test"]
+    assert (share["needs"], dev["needs"]) == ("test", "share")
+    assert [next(iter(set(c) - declared)) for c in dagger_chains(share)] == ["publish"]
+    assert (last(share, "publish")["--env"], last(share, "publish")["--commit"]) == ("dev", "$COMMIT")
+    assert [next(iter(set(c) - declared)) for c in dagger_chains(dev)] == ["plan", "deploy"]
     assert last(dev, "deploy")["--env"] == "dev" and last(dev, "deploy")["--branch"] == "$BRANCH"
-    assert last(dev, "deploy")["--commit"] == "$COMMIT"
+    assert last(dev, "deploy")["--commit"] == "$COMMIT" and last(dev, "deploy")["--image"] == "$IMAGES"
+    # IMAGES: every leg's images, each leg writing the job output named after it.
+    legs = [leg["output"] for leg in share["strategy"]["matrix"]["include"]]
+    assert {name: value.replace(" ", "") for name, value in share["outputs"].items()} == {
+        leg: f"${{{{steps.images.outputs.{leg}}}}}" for leg in legs}
+    images = next(step for step in dev["steps"] if step.get("id") == "deploy")["env"]["IMAGES"].split("#")[0]
+    assert images.replace(" ", "").split(",") == [f"${{{{needs.share.outputs.{leg}}}}}" for leg in legs]
     # ... and a tag promotes exactly those images: prd builds nothing.
     assert [next(iter(set(c) - declared)) for c in dagger_chains(prd)] == ["plan", "promote", "dora"]
     assert (last(prd, "promote")["--version"], last(prd, "promote")["--commit"]) == ("$VERSION", "$COMMIT")
@@ -333,10 +371,11 @@ def test_main_deploys_dev_tags_promote_to_prd_and_dispatch_rolls_back():
         assert "!cancelled()" in dora["if"]  # after a failed rollout too: that is when the figures change
         assert job["steps"][-1]["env"]["DORA"].replace(" ", "") == "${{steps.dora.outputs.output}}"
     # Every plan, deploy and promote verifies against the one pinned signer; only dev's deploy signs (keyless).
-    for chain in dagger_chains(dev) + dagger_chains(prd):
-        if not {"test", "dora"} & set(chain):  # the services' tests and the records' metrics touch no image
-            assert chain["with-keyless-signing"]["--identity"] == "$SIGNER"
-    assert last(dev, "with-keyless-signing")["--oidc-request-token"] == "env:ACTIONS_ID_TOKEN_REQUEST_TOKEN"
+    for functions in dagger_chains(share) + dagger_chains(dev) + dagger_chains(prd):
+        if "dora" not in functions:  # the records' metrics touch no image
+            assert functions["with-keyless-signing"]["--identity"] == "$SIGNER"
+    for job in (share, dev):  # the shares sign their images, dev the release's indexes
+        assert last(job, "with-keyless-signing")["--oidc-request-token"] == "env:ACTIONS_ID_TOKEN_REQUEST_TOKEN"
     assert "--oidc-request-token" not in last(prd, "with-keyless-signing")
     signer = load(DEPLOY)["env"]["SIGNER"].replace(" ", "")
     assert signer.startswith("^${{github.server_url}}/${{github.repository}}/") and signer.endswith(
@@ -359,7 +398,10 @@ def test_main_deploys_dev_tags_promote_to_prd_and_dispatch_rolls_back():
 def test_role_sessions_and_job_timeouts_outlast_the_rollouts_worst_case():
     """A deploy, a rollback or a promote can wait (time out, roll back, put back) for as long as the environment's
     settings allow; its AWS role session and its job must last at least that long."""
-    for name, job in jobs(DEPLOY).items():
+    share = jobs(DEPLOY)["share"]
+    session = next(step["with"] for step in share["steps"] if action(step) == AWS_CREDENTIALS)
+    assert int(session["role-duration-seconds"]) >= share["timeout-minutes"] * 60, "share: the role session ends first"
+    for name, job in rolling_out(DEPLOY).items():
         environments = ["dev", "prd"] if "inputs.env" in job["environment"] else [job["environment"].split()[0]]
         worst = max(harness_settings(env).worst_case_minutes for env in environments)
         session = next(step["with"] for step in job["steps"] if action(step) == AWS_CREDENTIALS)
@@ -372,9 +414,7 @@ def test_deploy_concurrency_is_per_environment_and_never_cancels():
     data = load(DEPLOY)
     assert data.get("concurrency", {}).get("cancel-in-progress", False) is False
     groups = {}
-    for name, job in data["jobs"].items():
-        if "environment" not in job:
-            continue
+    for name, job in rolling_out(DEPLOY).items():
         concurrency = job.get("concurrency")
         assert isinstance(concurrency, dict), f"deploy job {name} needs a concurrency group"
         assert concurrency.get("cancel-in-progress") is False, f"deploy job {name} must never cancel a running deploy"
@@ -383,9 +423,9 @@ def test_deploy_concurrency_is_per_environment_and_never_cancels():
 
 
 def test_every_deploy_job_writes_its_summary_even_when_the_deploy_fails():
-    scripts = {name: job["steps"][-1].get("run") for name, job in jobs(DEPLOY).items()}
+    scripts = {name: job["steps"][-1].get("run") for name, job in rolling_out(DEPLOY).items()}
     assert len(set(scripts.values())) == 1, "the summary steps should be one script, copied (no YAML anchors)"
-    for name, job in jobs(DEPLOY).items():
+    for name, job in rolling_out(DEPLOY).items():
         summary = job["steps"][-1]
         assert "GITHUB_STEP_SUMMARY" in summary["run"], name
         assert summary["if"].replace(" ", "") == "${{!cancelled()}}", name

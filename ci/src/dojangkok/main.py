@@ -254,19 +254,26 @@ class Dojangkok:
         return {name for text in texts for name in images.base_args(text)}
 
     @function
-    async def build(self, service: ServiceArg = None, platform: PlatformArg = None) -> Build:
+    async def build(
+        self,
+        service: ServiceArg = None,
+        platform: PlatformArg = None,
+        shipped_only: Annotated[bool, Doc(
+            "Only the platforms each service ships among --platform, skipping a service that ships none of them: "
+            "one native runner's share (without it, --platform replaces the services' platforms)")] = False,
+    ) -> Build:
         """Build every service's image for its platforms (arm64 web tier and AI server, amd64 vLLM), all at once.
 
         The images are built when this returns; chain `summary`, `container`, `export` or `publish` onto it.
         """
-        return await (await self.defined_build(service, platform)).sync()
+        return await (await self.defined_build(service, platform, shipped_only=shipped_only)).sync()
 
     async def defined_build(self, service: list[str] | None, platform: list[str] | None,
-                            catalogue_only: bool = False) -> Build:
+                            shipped_only: bool = False) -> Build:
         """The build of the chosen services, defined but not run: bad input is refused before any build step.
-        `catalogue_only`: only the catalogue's platforms among `platform` (a release's share for merge)."""
+        `shipped_only`: only the platforms each service ships among `platform` (a runner's share of a release)."""
         chosen = catalogue.select(service_names(service) or None)
-        platforms_of = images.catalogue_platforms_among if catalogue_only else images.platforms_for
+        platforms_of = images.catalogue_platforms_among if shipped_only else images.platforms_for
         plans = [(svc, p) for svc in chosen for p in platforms_of(svc, platform)]
         if not plans:
             raise images.BuildInputError(
@@ -323,7 +330,7 @@ class Dojangkok:
     ) -> str:
         """Build, then push each image under its unique tag and, only once every push landed, move latest."""
         # Refuses a bad --service, --platform or --base; builds nothing yet. publish_* check the rest, then build.
-        built = await self.defined_build(service, platform, catalogue_only=by_digest)
+        built = await self.defined_build(service, platform, shipped_only=by_digest)
         if by_digest:
             return merging.by_digest_report(await built.publish_by_digest(env, branch, version, commit, dry_run),
                                             format, dry_run)

@@ -9,6 +9,10 @@
    one (`scripts/engine second`, reached over mutual TLS as a remote engine is) the amd64 share. Then `merge` makes
    the release. Printed: wall time and each share's time, the critical path when each share has a machine of its
    own. Here both engines share this machine's cores, so the split's wall time is an upper bound.
+3. The peer users would pick instead: the same Dockerfiles built by plain BuildKit (buildkitd + buildctl, what
+   `docker buildx` drives; dojangkok_local.buildkit), side by side with `dagger call build`, every service for this
+   machine's platform at once: cold, nothing changed, one source file changed. The CLI's times include loading the
+   module.
 
 Each cold measurement prunes the engines' caches first (--keep-cache to skip): run it alone.
 """
@@ -19,6 +23,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -29,8 +34,8 @@ from pathlib import Path
 from dojangkok import catalogue
 from dojangkok.catalogue import AMD64, ARM64
 
-from dojangkok_local import engine
-from dojangkok_local.bench.build import prune, stand_ins
+from dojangkok_local import ROOT, buildkit, engine
+from dojangkok_local.bench.build import CHANGED_FILE, CHANGED_SERVICE, changed_copy, prune, stand_ins
 from dojangkok_local.engine import second
 from dojangkok_local.engine.cli import Emulated, call
 from dojangkok_local.registry import LocalRegistry
@@ -106,6 +111,34 @@ def release(services: list[str], keep_cache: bool) -> None:
           "(measured with the cores shared: an upper bound)")
 
 
+def against_buildkit(keep_cache: bool) -> None:
+    print(f"3. every service for {AMD64}, dagger call build against plain BuildKit {buildkit.VERSION}:")
+    flags = ["build", "--platform", AMD64]
+
+    def with_buildkit(address: str, root: Path) -> float:
+        start = time.monotonic()
+        with ThreadPoolExecutor(len(catalogue.BUILT)) as pool:  # at once, as the module builds them
+            for done in [pool.submit(buildkit.build, address, root, svc, AMD64) for svc in catalogue.BUILT]:
+                done.result()
+        return time.monotonic() - start
+
+    copy = changed_copy()
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="dojangkok-buildkit-") as scratch, \
+            buildkit.running(Path(scratch), engine.client_env()["DOJANGKOK_REGISTRY"]) as address:
+        cold(None, keep_cache)
+        if not keep_cache:
+            buildkit.prune(address)
+        rows.append(("cold", timed(*flags)[0], with_buildkit(address, ROOT)))
+        rows.append(("nothing changed", timed(*flags)[0], with_buildkit(address, ROOT)))
+        rows.append((f"{CHANGED_SERVICE}/{CHANGED_FILE} changed", timed("--source", str(copy), *flags)[0],
+                     with_buildkit(address, copy)))
+    shutil.rmtree(copy)
+    print(f"   {'':34} {'dagger':>9} {'buildkit':>9}  ratio")
+    for name, ours, theirs in rows:
+        print(f"   {name:34} {ours:8.1f}s {theirs:8.1f}s  {ours / theirs:5.2f}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--service", default=",".join(s.name for s in catalogue.BUILT),
@@ -119,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     asyncio.run(stand_ins(ARM64))
     per_platform(catalogue.service(args.probe).name, args.keep_cache)
     release(services, args.keep_cache)
+    against_buildkit(args.keep_cache)
     return 0
 
 

@@ -1,5 +1,4 @@
-"""What the workflows tier hands to act: a local copy of every action the workflows pin, and stand-ins that keep the
-interface of the action they replace."""
+"""What the workflows tier hands to act: a local copy of every action the workflows pin, at its SHA."""
 
 from __future__ import annotations
 
@@ -19,20 +18,6 @@ def test_every_action_the_workflows_pin_has_a_copy_act_can_run():
     assert copies.keys() == act.pinned() and copies
     for action, copy in copies.items():
         assert metadata(copy)["runs"]["using"] in {"composite", "node20", "node24"}, action
-
-
-def test_a_stand_in_takes_the_inputs_and_gives_the_outputs_of_the_action_it_replaces():
-    for action in act.pinned():
-        repo, _, sha = action.partition("@")
-        if repo not in act.STAND_IN_ACTIONS:
-            continue
-        name = f"{repo.replace('/', '+', 1)}@{sha}"
-        real = metadata(act.unpacked(act.MIRROR / f"{name}.tar.gz", name))
-        stand_in = metadata(act.STAND_IN_ACTIONS[repo])
-        assert stand_in["inputs"].keys() == real["inputs"].keys()
-        assert {k: v.get("default") for k, v in stand_in["inputs"].items()} == {
-            k: v.get("default") for k, v in real["inputs"].items()}
-        assert stand_in["outputs"].keys() == real["outputs"].keys()
 
 
 def test_an_action_pinned_at_a_commit_the_mirror_lacks_is_refused_naming_it(tmp_path, monkeypatch):

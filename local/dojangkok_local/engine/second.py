@@ -52,8 +52,9 @@ class SecondEngine:
 
 
 @contextmanager
-def running(directory: Path) -> Iterator[SecondEngine]:
-    """A second engine and its TLS terminator for the block, certificates and logs in `directory`; stopped after."""
+def running(directory: Path, state: Path | None = None) -> Iterator[SecondEngine]:
+    """A second engine and its TLS terminator for the block, certificates and logs in `directory`; stopped after.
+    Its state is the kept one, or `state` (an empty directory: a cold engine)."""
     authority = CertificateAuthority("dojangkok second engine", directory)
     server, server_key = authority.issue("engine-server", [HOST, "localhost"])
     engine = SecondEngine(free_port(), free_port(), authority.certificate,
@@ -61,7 +62,8 @@ def running(directory: Path) -> Iterator[SecondEngine]:
     with contextlib.ExitStack() as stack:
         log = stack.enter_context((directory / "engine.log").open("w"))
         process = stack.enter_context(_stopped(subprocess.Popen(
-            [str(ENGINE_SCRIPT), "second", str(engine.port)], stdout=log, stderr=subprocess.STDOUT)))
+            [str(ENGINE_SCRIPT), "second", str(engine.port), *([str(state)] if state else [])], stdout=log,
+            stderr=subprocess.STDOUT)))
         stack.enter_context(_stopped(subprocess.Popen(
             ["socat", f"OPENSSL-LISTEN:{engine.tls_port},bind={HOST},reuseaddr,fork,cert={server},"
              f"key={server_key},cafile={engine.ca},verify=1", f"TCP:{HOST}:{engine.port}"],

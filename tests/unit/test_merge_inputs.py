@@ -74,12 +74,12 @@ def test_nothing_given_is_refused():
 
 def test_a_runners_share_is_the_catalogues_platforms_among_its_own():
     for platform in (catalogue.AMD64, catalogue.ARM64):
-        shares = {s.name: images.catalogue_platforms_among(s, [platform]) for s in catalogue.BUILT}
+        shares = {s.name: images.shipped_platforms_among(s, [platform]) for s in catalogue.BUILT}
         assert {name for name, share in shares.items() if share} == {
             s.name for s in catalogue.BUILT if platform in s.platforms}
         assert all(share in ((), (platform,)) for share in shares.values())
     # Together the runners build every platform of every service, each once.
-    assert all(images.catalogue_platforms_among(s, [catalogue.AMD64, catalogue.ARM64]) == s.platforms
+    assert all(images.shipped_platforms_among(s, [catalogue.AMD64, catalogue.ARM64]) == s.platforms
                for s in catalogue.BUILT)
     with pytest.raises(images.BuildInputError, match="--platform linux/s390x"):
-        images.catalogue_platforms_among(catalogue.BUILT[0], ["linux/s390x"])
+        images.shipped_platforms_among(catalogue.BUILT[0], ["linux/s390x"])

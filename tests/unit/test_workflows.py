@@ -370,7 +370,8 @@ def test_main_deploys_dev_tags_promote_to_prd_and_dispatch_rolls_back():
         dora = next(step for step in job["steps"] if step.get("id") == "dora")
         assert "!cancelled()" in dora["if"]  # after a failed rollout too: that is when the figures change
         assert job["steps"][-1]["env"]["DORA"].replace(" ", "") == "${{steps.dora.outputs.output}}"
-    # Every plan, deploy and promote verifies against the one pinned signer; only dev's deploy signs (keyless).
+    # Every share, plan, deploy and promote verifies against the one pinned signer; only the shares and dev's deploy
+    # sign (keyless).
     for functions in dagger_chains(share) + dagger_chains(dev) + dagger_chains(prd):
         if "dora" not in functions:  # the records' metrics touch no image
             assert functions["with-keyless-signing"]["--identity"] == "$SIGNER"

@@ -53,9 +53,9 @@ def platforms_for(svc: Service, requested: list[str] | None) -> tuple[str, ...]:
     return tuple(dict.fromkeys(requested))
 
 
-def catalogue_platforms_among(svc: Service, requested: list[str] | None) -> tuple[str, ...]:
+def shipped_platforms_among(svc: Service, requested: list[str] | None) -> tuple[str, ...]:
     """The catalogue's platforms of the service among the requested ones: the share of its release one engine
-    builds (publish --by-digest; merge wants exactly the catalogue's)."""
+    builds (build --shipped-only, publish --by-digest; merge wants exactly the catalogue's)."""
     platforms_for(svc, requested)  # refuses an unsupported platform
     return tuple(p for p in svc.platforms if not requested or p in requested)
 

@@ -273,7 +273,7 @@ class Dojangkok:
         """The build of the chosen services, defined but not run: bad input is refused before any build step.
         `shipped_only`: only the platforms each service ships among `platform` (a runner's share of a release)."""
         chosen = catalogue.select(service_names(service) or None)
-        platforms_of = images.catalogue_platforms_among if shipped_only else images.platforms_for
+        platforms_of = images.shipped_platforms_among if shipped_only else images.platforms_for
         plans = [(svc, p) for svc in chosen for p in platforms_of(svc, platform)]
         if not plans:
             raise images.BuildInputError(
